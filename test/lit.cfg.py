@@ -1,0 +1,14 @@
+# lit configuration for cnnc: every .cnn, .cnnir and .onnxtxt under test/.
+import os, shutil, lit.formats
+config.name = 'cnnc'
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = ['.cnn', '.cnnir', '.onnxtxt']
+config.excludes = ['Inputs', 'unit', 'CMakeLists.txt']
+config.test_source_root = os.path.join(config.cnnc_src_root, 'test')
+config.test_exec_root = os.path.join(config.cnnc_obj_root, 'test')
+config.environment['FILECHECK_OPTS'] = '-enable-var-scope'
+config.environment['PATH'] = os.pathsep.join([os.path.join(config.cnnc_obj_root, 'bin'), config.llvm_tools_dir, config.environment.get('PATH', '')])
+config.substitutions.append(('%examples', os.path.join(config.cnnc_src_root, 'examples')))
+# Cross-compiled ARM models run under user-mode QEMU when both tools are here.
+if shutil.which('qemu-aarch64') and shutil.which('aarch64-linux-gnu-gcc'):
+    config.available_features.add('qemu-aarch64')
