@@ -1,0 +1,191 @@
+//===- ir/ops/Conv.cpp - conv: N-d convolution with groups and dilation ----===//
+#include "ir/ops/LowerHelpers.h"
+#include "ir/ops/OnnxHelpers.h"
+#include "ir/ops/OpHelpers.h"
+
+namespace cnnc::ops {
+
+/// Per spatial axis: stride, dilation, begin and end padding, defaults filled.
+struct ConvGeometry {
+  std::vector<int64_t> strides, dilations, padBegin, padEnd;
+};
+
+static Expected<ConvGeometry> convGeometry(const ShapeCtx &c, size_t spatial) {
+  ConvGeometry g;
+  g.strides = c.attrInts("strides");
+  g.dilations = c.attrInts("dilations");
+  std::vector<int64_t> pads = c.attrInts("pads");
+  if (g.strides.empty())
+    g.strides.assign(spatial, 1);
+  if (g.dilations.empty())
+    g.dilations.assign(spatial, 1);
+  if (pads.empty())
+    pads.assign(2 * spatial, 0);
+  // ONNX: pads = [x1_begin, x2_begin, ..., x1_end, x2_end, ...].
+  if (g.strides.size() != spatial || g.dilations.size() != spatial ||
+      pads.size() != 2 * spatial)
+    return Status::error(
+        "conv: strides, dilations and pads must have " +
+        std::to_string(spatial) + ", " + std::to_string(spatial) + " and " +
+        std::to_string(2 * spatial) + " entries for " +
+        std::to_string(spatial) + " spatial dimensions, not " +
+        std::to_string(g.strides.size()) + ", " +
+        std::to_string(g.dilations.size()) + " and " +
+        std::to_string(pads.size()));
+  for (size_t i = 0; i < spatial; ++i) {
+    if (g.strides[i] < 1 || g.dilations[i] < 1)
+      return Status::error("conv: strides and dilations must be positive");
+    if (pads[i] < 0 || pads[i + spatial] < 0)
+      return Status::error("conv: pads must not be negative");
+    g.padBegin.push_back(pads[i]);
+    g.padEnd.push_back(pads[i + spatial]);
+  }
+  return g;
+}
+
+static Status inferConv(ShapeCtx &c) {
+  const TensorType &x = c.input(0), &w = c.input(1);
+  if (x.rank() < 3)
+    return c.error("input must have rank 3 or more (N, C, spatial...), got " +
+                   x.str());
+  if (w.rank() != x.rank())
+    return c.error("weight " + w.str() + " must have the rank of input " +
+                   x.str());
+  if (w.dtype() != x.dtype())
+    return c.error("weight type " + w.str() + " differs from input type " +
+                   x.str());
+  int64_t group = c.attrInt("group");
+  if (group < 1)
+    return c.error("group must be positive, got " + std::to_string(group));
+  // ONNX: X.shape[1] == W.shape[1] * group, and M is divisible by group.
+  int64_t channels = x.dim(1), wChannels = w.dim(1), filters = w.dim(0);
+  if (channels >= 0 && wChannels >= 0 && channels != wChannels * group)
+    return c.error("input has " + std::to_string(channels) +
+                   " channels but weight expects " +
+                   std::to_string(wChannels * group) +
+                   " (group = " + std::to_string(group) + ")");
+  if (filters >= 0 && filters % group != 0)
+    return c.error(std::to_string(filters) +
+                   " filters are not divisible by group = " +
+                   std::to_string(group));
+  if (c.numInputs() > 2) {
+    const TensorType &b = c.input(2);
+    if (b.rank() != 1 || (filters >= 0 && b.dim(0) >= 0 && b.dim(0) != filters))
+      return c.error("bias " + b.str() + " must be a vector of " +
+                     std::to_string(filters) + " (one per filter)");
+  }
+  size_t spatial = size_t(x.rank() - 2);
+  auto geo = convGeometry(c, spatial);
+  if (!geo.ok())
+    return geo.status();
+  std::vector<int64_t> out{x.dim(0), filters};
+  for (size_t i = 0; i < spatial; ++i) {
+    int64_t in = x.dim(2 + i), k = w.dim(2 + i);
+    if (in < 0 || k < 0) {
+      out.push_back(kDynamic);
+      continue;
+    }
+    int64_t extent = geo->dilations[i] * (k - 1) + 1;
+    int64_t padded = in + geo->padBegin[i] + geo->padEnd[i];
+    if (padded < extent)
+      return c.error("kernel extent " + std::to_string(extent) +
+                     " is larger than the padded input " +
+                     std::to_string(padded) + " in spatial dimension " +
+                     std::to_string(i));
+    out.push_back((padded - extent) / geo->strides[i] + 1);
+  }
+  c.setOutput(0, TensorType(x.dtype(), out));
+  return Status::success();
+}
+
+static int64_t convFlops(const Node &n) {
+  const TensorType &y = n.result(0)->type(), &w = n.operand(1)->type();
+  if (!y.isStatic() || !w.isStatic())
+    return 0;
+  int64_t macsPerOutput = w.numElements() / w.dim(0); // C/g * prod(kernel)
+  int64_t flops = 2 * y.numElements() * macsPerOutput;
+  if (n.numOperands() > 2)
+    flops += y.numElements();
+  return flops;
+}
+
+/// y[n, m, o...] = b[m] + sum over c < C/group and k... of
+///   x[n, g * C/group + c, o * stride - pad_begin + k * dilation] * w[m, c, k...]
+/// with g = m / (M / group) and x zero outside its bounds.
+static Status lowerConv(LowerCtx &c) {
+  const TensorType &x = c.inType(0), &w = c.inType(1);
+  size_t spatial = size_t(x.rank() - 2);
+  ShapeCtx shapes(c.node());
+  auto geo = convGeometry(shapes, spatial);
+  if (!geo.ok())
+    return geo.status();
+  int64_t group = c.node().attrInt("group");
+  int64_t cPerGroup = w.dim(1), mPerGroup = w.dim(0) / group;
+  Halide::Region ranges{{0, int(cPerGroup)}};
+  for (size_t i = 0; i < spatial; ++i)
+    ranges.push_back({0, int(w.dim(int64_t(2 + i)))});
+  Halide::RDom r(ranges, "r_" + c.node().result()->name());
+  Index out = outIndex(c);
+  Halide::Expr m = out[1];
+  Halide::Expr channel = group == 1 ? r[0] : (m / int(mPerGroup)) * int(cPerGroup) + r[0];
+  Index xi{out[0], channel}, wi{m, r[0]};
+  for (size_t i = 0; i < spatial; ++i) {
+    xi.push_back(out[2 + i] * int(geo->strides[i]) - int(geo->padBegin[i]) +
+                 r[int(1 + i)] * int(geo->dilations[i]));
+    wi.push_back(r[int(1 + i)]);
+  }
+  bool padded = false;
+  for (size_t i = 0; i < spatial; ++i)
+    padded |= geo->padBegin[i] > 0 || geo->padEnd[i] > 0;
+  Halide::Expr xv = padded ? c.inOr(0, xi, 0.0f) : c.in(0, xi);
+  Halide::Expr init = c.numInputs() > 2 ? c.in(2, {m})
+                                        : Halide::Internal::make_zero(
+                                              LowerCtx::halideType(x.dtype()));
+  c.define(0, init);
+  c.update(0, out, LowerCtx::call(c.outFunc(0), out) + xv * c.in(1, wi));
+  return Status::success();
+}
+
+/// ONNX Conv: kernel_shape, if given, repeats the weight's spatial dims;
+/// auto_pad becomes explicit pads.
+static Status importConv(OnnxImportCtx &c) {
+  CNNC_ASSIGN_OR_RETURN(Value * w, c.input(1));
+  const std::vector<int64_t> &wd = w->type().dims();
+  std::vector<int64_t> kernel(wd.begin() + std::min<size_t>(2, wd.size()),
+                              wd.end());
+  CNNC_ASSIGN_OR_RETURN(std::vector<int64_t> given, c.getInts("kernel_shape"));
+  (void)c.takeAttr("kernel_shape");
+  if (!given.empty()) {
+    bool same = given.size() == kernel.size();
+    for (size_t i = 0; same && i < given.size(); ++i)
+      same = kernel[i] < 0 || kernel[i] == given[i];
+    if (!same)
+      return Status::error("kernel_shape " + intsStr(given) +
+                           " differs from the weight " + w->type().str());
+    kernel = given;
+  }
+  return importAutoPad(c, kernel);
+}
+
+OpDef defineConv() {
+  return OpDef("conv")
+      .summary("N-d convolution (cross-correlation) with groups, strides, "
+               "dilations and padding; x: [N, C, ...], w: [M, C/group, k...]")
+      .inputs({"x", "w", "b?"})
+      .outputs({"y"})
+      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
+            "per spatial axis; empty = all 1")
+      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
+            "[begin..., end...]; empty = all 0")
+      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
+            "per spatial axis; empty = all 1")
+      .attr("group", AttrKind::Int, int64_t(1), "number of channel groups")
+      .onnx("Conv", 1)
+      .onnxImport(importConv)
+      .inferShape(inferConv)
+      .flops(convFlops)
+      .lower(lowerConv)
+      .pattern(FusionPattern::Complex);
+}
+
+} // namespace cnnc::ops

@@ -1,0 +1,22 @@
+//===- ir/ops/Exp.cpp - exp: y = e^x --------------------------------------===//
+#include "ir/ops/LowerHelpers.h"
+#include "ir/ops/OpHelpers.h"
+
+#include <cmath>
+
+namespace cnnc::ops {
+
+OpDef defineExp() {
+  return OpDef("exp")
+      .summary("Natural exponential, y = e^x")
+      .inputs({"x"})
+      .outputs({"y"})
+      .onnx("Exp", 6)
+      .inferShape(unaryFloatShape())
+      .fold(unaryFold([](double x) { return std::exp(x); }))
+      .flops(flopsPerOutput(1))
+      .pattern(FusionPattern::Elementwise)
+      .lower(unaryLower([](Halide::Expr x) { return safeExp(x); }));
+}
+
+} // namespace cnnc::ops

@@ -1,0 +1,121 @@
+//===- ir/ops/Gemm.cpp - gemm: y = alpha * a' * b' + beta * c -------------===//
+#include "ir/ops/LowerHelpers.h"
+#include "ir/ops/OnnxHelpers.h"
+#include "ir/ops/OpHelpers.h"
+
+namespace cnnc::ops {
+
+/// Matrix operand \p i as [rows, cols] after the optional transpose.
+static Expected<std::pair<int64_t, int64_t>> matrixDims(const ShapeCtx &c,
+                                                        size_t i, bool trans) {
+  const TensorType &t = c.input(i);
+  if (t.rank() != 2)
+    return c.error(operandName(c, i) + " must be a matrix, got " + t.str());
+  return trans ? std::make_pair(t.dim(1), t.dim(0))
+               : std::make_pair(t.dim(0), t.dim(1));
+}
+
+static Status inferGemm(ShapeCtx &c) {
+  bool transA = c.attrInt("trans_a") != 0, transB = c.attrInt("trans_b") != 0;
+  CNNC_ASSIGN_OR_RETURN(auto a, matrixDims(c, 0, transA));
+  CNNC_ASSIGN_OR_RETURN(auto b, matrixDims(c, 1, transB));
+  DType dt = c.input(0).dtype();
+  for (size_t i = 1; i < c.numInputs(); ++i)
+    if (c.input(i).dtype() != dt)
+      return c.error(operandName(c, i) + " type " + c.input(i).str() +
+                     " differs from a type " + c.input(0).str());
+  CNNC_RETURN_IF_ERROR(expectNumeric(c, 0));
+  if (a.second >= 0 && b.first >= 0 && a.second != b.first)
+    return c.error("inner dimensions differ: a " + c.input(0).str() +
+                   " gives K = " + std::to_string(a.second) + ", b " +
+                   c.input(1).str() + " gives K = " + std::to_string(b.first) +
+                   " (trans_a = " + std::to_string(transA) +
+                   ", trans_b = " + std::to_string(transB) + ")");
+  std::vector<int64_t> out{a.first, b.second};
+  if (c.numInputs() > 2) {
+    // ONNX Gemm-7+: c is unidirectionally broadcastable to [M, N].
+    const TensorType &bias = c.input(2);
+    bool ok = bias.rank() <= 2;
+    for (int64_t i = 0; ok && i < bias.rank(); ++i) {
+      int64_t d = bias.dim(i), want = out[2 - bias.rank() + i];
+      ok = d == 1 || d < 0 || want < 0 || d == want;
+    }
+    if (!ok)
+      return c.error("c " + bias.str() +
+                     " does not broadcast to [M, N] = " + dimsStr(out));
+  }
+  c.setOutput(0, TensorType(dt, out));
+  return Status::success();
+}
+
+/// 2 * M * N * K, plus one add per output element for c.
+static int64_t gemmFlops(const Node &n) {
+  const TensorType &y = n.result(0)->type(), &a = n.operand(0)->type();
+  if (!y.isStatic() || !a.isStatic() || a.rank() != 2)
+    return 0;
+  int64_t k = n.attrInt("trans_a") ? a.dim(0) : a.dim(1);
+  return 2 * y.numElements() * k + (n.numOperands() > 2 ? y.numElements() : 0);
+}
+
+/// y = alpha * sum_k a'[m, k] * b'[k, n] + beta * c[m, n]; c is skipped
+/// when beta = 0 (as ONNX Runtime). Integer gemm scales through f64.
+static Status lowerGemm(LowerCtx &c) {
+  bool transA = c.node().attrInt("trans_a") != 0;
+  bool transB = c.node().attrInt("trans_b") != 0;
+  double alpha = c.node().attrFloat("alpha"), beta = c.node().attrFloat("beta");
+  const TensorType &a = c.inType(0);
+  Halide::Type t = LowerCtx::halideType(a.dtype());
+  Halide::RDom r = rdomOver(c, {transA ? a.dim(0) : a.dim(1)}, "k");
+  Index out = outIndex(c);
+  Index ai = transA ? Index{r.x, out[0]} : Index{out[0], r.x};
+  Index bi = transB ? Index{out[1], r.x} : Index{r.x, out[1]};
+  c.define(0, Halide::Internal::make_zero(t));
+  Halide::Expr acc = LowerCtx::call(c.outFunc(0), out);
+  c.update(0, out, acc + c.in(0, ai) * c.in(1, bi));
+  bool hasC = c.numInputs() > 2 && beta != 0;
+  if (alpha == 1 && !hasC)
+    return Status::success();
+  auto scaled = [&](Halide::Expr e, double s) -> Halide::Expr {
+    if (s == 1)
+      return e;
+    if (t.is_float())
+      return constOf(t, s) * e;
+    Halide::Expr f64 = Halide::cast<double>(e) * constOf(Halide::Float(64), s);
+    return Halide::cast(t, f64);
+  };
+  Halide::Expr y = scaled(acc, alpha);
+  if (hasC)
+    y = y + scaled(c.in(2, broadcastIndexOf(c, 2, out)), beta);
+  c.update(0, out, y);
+  return Status::success();
+}
+
+/// ONNX Gemm before opset 7 has `broadcast`, which does not change the
+/// result here (c broadcasts whenever it can).
+static Status importGemm(OnnxImportCtx &c) {
+  if (c.opset() < 7)
+    (void)c.takeAttr("broadcast");
+  return Status::success();
+}
+
+/// ONNX Gemm: a [M, K] (or [K, M] with trans_a), b [K, N] (or [N, K] with
+/// trans_b), optional c broadcast to [M, N]; y [M, N]. From opset 7, as
+/// add: Gemm-1..6 spell broadcasting with a `broadcast` attribute.
+OpDef defineGemm() {
+  return OpDef("gemm")
+      .summary("General matrix multiply, y = alpha * op(a) * op(b) + beta * c")
+      .inputs({"a", "b", "c?"})
+      .outputs({"y"})
+      .attr("alpha", AttrKind::Float, 1.0, "scale of a * b")
+      .attr("beta", AttrKind::Float, 1.0, "scale of c")
+      .attr("trans_a", AttrKind::Int, int64_t(0), "1: use a transposed")
+      .attr("trans_b", AttrKind::Int, int64_t(0), "1: use b transposed")
+      .onnx("Gemm", 6)
+      .onnxImport(importGemm)
+      .inferShape(inferGemm)
+      .flops(gemmFlops)
+      .pattern(FusionPattern::Complex)
+      .lower(lowerGemm);
+}
+
+} // namespace cnnc::ops

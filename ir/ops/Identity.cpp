@@ -1,0 +1,20 @@
+//===- ir/ops/Identity.cpp - identity: y = x ------------------------------===//
+#include "ir/ops/LowerHelpers.h"
+#include "ir/ops/OpHelpers.h"
+
+namespace cnnc::ops {
+
+OpDef defineIdentity() {
+  return OpDef("identity")
+      .summary("Copies x, y = x")
+      .inputs({"x"})
+      .outputs({"y"})
+      .onnx("Identity", 1)
+      .inferShape(sameShapeAs(0))
+      .fold(copyDataFold())
+      .flops(flopsPerOutput(0))
+      .pattern(FusionPattern::Elementwise)
+      .lower(unaryLower([](Halide::Expr x) { return x; }));
+}
+
+} // namespace cnnc::ops

@@ -1,0 +1,79 @@
+//===- ir/ops/LowerCtx.h - what an op's Halide lowering sees ---------------===//
+//
+// An op's `.lower(...)` defines its results as Halide Funcs over the inputs.
+// Indices are given in IR order (outermost first: n, c, h, w); the context
+// reverses them into Halide's order (innermost first) so that no op file
+// has to think about it. Shapes are static: every extent is known here.
+//
+// Implemented by codegen (codegen/HalideLowering.cpp); op files see only this
+// abstract interface and Halide.h.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/Support.h"
+
+#include <Halide.h>
+
+#include <string>
+#include <vector>
+
+namespace cnnc {
+
+/// An index into a tensor, outermost dimension first.
+using Index = std::vector<Halide::Expr>;
+
+class LowerCtx {
+public:
+  virtual ~LowerCtx() = default;
+
+  virtual const Node &node() const = 0;
+  size_t numInputs() const { return node().numOperands(); }
+  const TensorType &inType(size_t i) const {
+    return node().operand(i)->type();
+  }
+  const TensorType &outType(size_t i = 0) const {
+    return node().result(i)->type();
+  }
+
+  /// Input \p i at \p index (IR order). The index must stay in bounds.
+  virtual Halide::Expr in(size_t i, const Index &index) = 0;
+  /// Input \p i at \p index, or \p outside where the index is out of bounds
+  /// (zero padding for conv and pad, -inf for max_pool).
+  virtual Halide::Expr inOr(size_t i, const Index &index,
+                            Halide::Expr outside) = 0;
+  /// One Var per dimension of result \p i (IR order).
+  virtual const std::vector<Halide::Var> &outVars(size_t i = 0) = 0;
+  /// Defines result \p i: out(outVars(i)) = value. Call once per result
+  /// (then optionally update(i, ...) for reductions).
+  virtual void define(size_t i, Halide::Expr value) = 0;
+  /// An update definition of result \p i at \p index (IR order), e.g. a
+  /// reduction over an RDom: out(index) = value.
+  virtual void update(size_t i, const Index &index, Halide::Expr value) = 0;
+  /// The Func of result \p i itself (Halide order), e.g. to read the running
+  /// value in an update: call(outFunc(0), index).
+  virtual Halide::Func &outFunc(size_t i = 0) = 0;
+  /// A fresh Func over IR-ordered args for intermediate values; call it
+  /// through call().
+  virtual Halide::Func func(const std::string &name) = 0;
+  /// f(index) with \p index in IR order.
+  static Halide::Expr call(const Halide::Func &f, const Index &index) {
+    std::vector<Halide::Expr> rev(index.rbegin(), index.rend());
+    return f(rev);
+  }
+  /// Defines f(vars) = value with \p vars in IR order.
+  static void set(Halide::Func &f, const std::vector<Halide::Var> &vars,
+                  Halide::Expr value) {
+    std::vector<Halide::Var> rev(vars.rbegin(), vars.rend());
+    f(rev) = value;
+  }
+  /// The Halide element type for a dtype (f32, f64, i64, i32, bool as u8).
+  static Halide::Type halideType(DType t);
+  /// \p e converted to the element type of result \p i.
+  Halide::Expr cast(size_t i, Halide::Expr e) {
+    return Halide::cast(halideType(outType(i).dtype()), e);
+  }
+};
+
+} // namespace cnnc

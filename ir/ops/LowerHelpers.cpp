@@ -1,0 +1,278 @@
+//===- ir/ops/LowerHelpers.cpp - Halide lowering rules shared by op files --===//
+#include "ir/ops/LowerHelpers.h"
+
+#include "ir/ops/OpHelpers.h"
+
+namespace cnnc {
+
+Halide::Type LowerCtx::halideType(DType t) {
+  switch (t) {
+  case DType::F32: return Halide::Float(32);
+  case DType::F64: return Halide::Float(64);
+  case DType::I64: return Halide::Int(64);
+  case DType::I32: return Halide::Int(32);
+  case DType::Bool: return Halide::UInt(8);
+  }
+  return Halide::Float(32);
+}
+
+} // namespace cnnc
+
+namespace cnnc::ops {
+
+Index outIndex(LowerCtx &c, size_t result) {
+  const std::vector<Halide::Var> &v = c.outVars(result);
+  return Index(v.begin(), v.end());
+}
+
+Index broadcastIndexOf(LowerCtx &c, size_t input, const Index &out) {
+  const TensorType &t = c.inType(input);
+  size_t lead = out.size() - size_t(t.rank());
+  Index idx;
+  for (int64_t d = 0; d < t.rank(); ++d)
+    idx.push_back(t.dim(d) == 1 ? Halide::Expr(0) : out[lead + size_t(d)]);
+  return idx;
+}
+
+LowerFn unaryLower(std::function<Halide::Expr(Halide::Expr)> f) {
+  return [f](LowerCtx &c) {
+    c.define(0, f(c.in(0, outIndex(c))));
+    return Status::success();
+  };
+}
+
+LowerFn broadcastLower(
+    std::function<Halide::Expr(const std::vector<Halide::Expr> &)> f) {
+  return [f](LowerCtx &c) {
+    Index out = outIndex(c);
+    std::vector<Halide::Expr> args;
+    for (size_t i = 0; i < c.numInputs(); ++i)
+      args.push_back(c.in(i, broadcastIndexOf(c, i, out)));
+    c.define(0, f(args));
+    return Status::success();
+  };
+}
+
+Halide::Expr constOf(Halide::Type t, double v) {
+  if (t.is_float())
+    return Halide::Internal::make_const(t, v);
+  return Halide::Internal::make_const(t, int64_t(v));
+}
+
+/// f(x), but x itself where x is +inf or NaN (f32 only: f64 is exact).
+static Halide::Expr passInfAndNan(Halide::Expr x, Halide::Expr fx) {
+  if (x.type() != Halide::Float(32))
+    return fx;
+  return Halide::select(Halide::is_nan(x) || x == x.type().max(), x, fx);
+}
+
+Halide::Expr safeExp(Halide::Expr x) {
+  return passInfAndNan(x, Halide::exp(x));
+}
+
+Halide::Expr safeLog(Halide::Expr x) {
+  return passInfAndNan(x, Halide::log(x));
+}
+
+Halide::Expr truncDiv(Halide::Expr a, Halide::Expr b) {
+  if (a.type().is_float() || a.type().is_uint())
+    return a / b;
+  // Halide divides Euclidean-style: the remainder r is in [0, |b|). Where
+  // a < 0 leaves a remainder, truncation rounds one step toward zero.
+  Halide::Type t = a.type();
+  Halide::Expr q = a / b, r = a % b;
+  Halide::Expr step = Halide::select(b > Halide::Internal::make_zero(t),
+                                     Halide::Internal::make_one(t),
+                                     Halide::Internal::make_const(t, -1));
+  return Halide::select(a < Halide::Internal::make_zero(t) &&
+                            r != Halide::Internal::make_zero(t),
+                        q + step, q);
+}
+
+void updateAt(Halide::Func &f, const Index &index, Halide::Expr value) {
+  std::vector<Halide::Expr> rev(index.rbegin(), index.rend());
+  f(rev) = value;
+}
+
+Halide::Expr callAt(const Halide::Func &f, const Index &index) {
+  return LowerCtx::call(f, index);
+}
+
+Halide::RDom rdomOver(LowerCtx &c, const std::vector<int64_t> &extents,
+                      const std::string &what) {
+  Halide::Region ranges;
+  for (int64_t e : extents)
+    ranges.push_back({0, int(e)});
+  return Halide::RDom(ranges, "r_" + what + "_" + c.node().result()->name());
+}
+
+Index reshapeIndexOf(LowerCtx &c, size_t input, const Index &out) {
+  const std::vector<int64_t> &inDims = c.inType(input).dims();
+  const std::vector<int64_t> &outDims = c.outType(0).dims();
+  Index idx(inDims.size(), Halide::Expr(0));
+  if (productOf(inDims, 0, inDims.size()) == 0)
+    return idx; // nothing is ever read
+  // Size-1 axes carry index 0 and take no part in the grouping.
+  std::vector<size_t> ins, outs;
+  for (size_t i = 0; i < inDims.size(); ++i)
+    if (inDims[i] != 1)
+      ins.push_back(i);
+  for (size_t i = 0; i < outDims.size(); ++i)
+    if (outDims[i] != 1)
+      outs.push_back(i);
+  size_t i = 0, j = 0;
+  while (i < ins.size() && j < outs.size()) {
+    // The smallest runs ins[i0, i) and outs[j0, j) of equal product.
+    size_t i0 = i, j0 = j;
+    int64_t pin = inDims[ins[i++]], pout = outDims[outs[j++]];
+    while (pin != pout) {
+      if (pin < pout)
+        pin *= inDims[ins[i++]];
+      else
+        pout *= outDims[outs[j++]];
+    }
+    if (i - i0 == 1 && j - j0 == 1) {
+      idx[ins[i0]] = out[outs[j0]];
+      continue;
+    }
+    Halide::Expr flat = out[outs[j0]];
+    for (size_t k = j0 + 1; k < j; ++k)
+      flat = flat * int(outDims[outs[k]]) + out[outs[k]];
+    int64_t stride = pin;
+    for (size_t k = i0; k < i; ++k) {
+      int64_t d = inDims[ins[k]];
+      stride /= d;
+      Halide::Expr e = stride == 1 ? flat : flat / int(stride);
+      idx[ins[k]] = k == i0 ? e : e % int(d);
+    }
+  }
+  return idx;
+}
+
+LowerFn reshapeLower() {
+  return [](LowerCtx &c) {
+    c.define(0, c.in(0, reshapeIndexOf(c, 0, outIndex(c))));
+    return Status::success();
+  };
+}
+
+/// Number of k in [0, taps) with lo <= start + k * step < hi (step > 0).
+static Halide::Expr tapsWithin(Halide::Expr start, int64_t taps, int64_t step,
+                               int64_t lo, int64_t hi) {
+  // With a positive divisor Halide's division is floor, so this is ceil.
+  auto ceilDiv = [&](Halide::Expr a) {
+    return (a + int(step - 1)) / int(step);
+  };
+  Halide::Expr first = Halide::max(0, ceilDiv(int(lo) - start));
+  Halide::Expr end = Halide::min(int(taps), ceilDiv(int(hi) - start));
+  return Halide::max(0, end - first);
+}
+
+Status lowerPool(LowerCtx &c, bool average) {
+  const TensorType &x = c.inType(0), &y = c.outType(0);
+  size_t spatial = size_t(x.rank() - 2);
+  ShapeCtx shapes(c.node());
+  CNNC_ASSIGN_OR_RETURN(WindowGeometry g, windowGeometry(shapes, spatial));
+  Halide::Type t = LowerCtx::halideType(x.dtype());
+  Halide::RDom r = rdomOver(c, g.kernel, "window");
+  Index out = outIndex(c);
+  Index xi{out[0], out[1]};
+  std::vector<Halide::Expr> starts;
+  bool guard = false; // may a tap fall outside x?
+  for (size_t i = 0; i < spatial; ++i) {
+    int64_t in = x.dim(int64_t(2 + i)), o = y.dim(int64_t(2 + i));
+    int64_t s = g.strides[i], d = g.dilations[i], k = g.kernel[i];
+    starts.push_back(out[2 + i] * int(s) - int(g.padBegin[i]));
+    xi.push_back(starts.back() + r[int(i)] * int(d));
+    guard |=
+        g.padBegin[i] > 0 || (o - 1) * s - g.padBegin[i] + (k - 1) * d >= in;
+  }
+  if (!average) {
+    // ONNX MaxPool: padding and taps past the input never win.
+    Halide::Expr v = guard ? c.inOr(0, xi, t.min()) : c.in(0, xi);
+    c.define(0, t.min());
+    c.update(0, out, Halide::max(LowerCtx::call(c.outFunc(0), out), v));
+    return Status::success();
+  }
+  Halide::Expr zero = Halide::Internal::make_zero(t);
+  c.define(0, zero);
+  Halide::Expr self = LowerCtx::call(c.outFunc(0), out);
+  c.update(0, out, self + (guard ? c.inOr(0, xi, zero) : c.in(0, xi)));
+  // ONNX AveragePool (as ONNX Runtime): the divisor counts the taps inside
+  // the padded input with count_include_pad = 1 (a ceil_mode window can run
+  // past even that), else the taps inside x itself.
+  bool includePad = c.node().attrInt("count_include_pad") != 0;
+  Halide::Expr count = 1;
+  int64_t constCount = 1;
+  for (size_t i = 0; i < spatial; ++i) {
+    int64_t in = x.dim(int64_t(2 + i)), o = y.dim(int64_t(2 + i));
+    int64_t s = g.strides[i], d = g.dilations[i], k = g.kernel[i];
+    int64_t lo = includePad ? -g.padBegin[i] : 0;
+    int64_t hi = includePad ? in + g.padEnd[i] : in;
+    bool full =
+        -g.padBegin[i] >= lo && (o - 1) * s - g.padBegin[i] + (k - 1) * d < hi;
+    if (full)
+      constCount *= k;
+    else
+      count = count * tapsWithin(starts[i], k, d, lo, hi);
+  }
+  c.update(0, out, self / Halide::cast(t, count * int(constCount)));
+  return Status::success();
+}
+
+LowerFn globalPoolLower(bool average) {
+  return [average](LowerCtx &c) {
+    const TensorType &x = c.inType(0);
+    Halide::Type t = LowerCtx::halideType(x.dtype());
+    std::vector<int64_t> space(x.dims().begin() + 2, x.dims().end());
+    Halide::RDom r = rdomOver(c, space, "space");
+    Index out = outIndex(c);
+    Index xi{out[0], out[1]};
+    for (size_t i = 0; i < space.size(); ++i)
+      xi.push_back(r[int(i)]);
+    c.define(0, average ? Halide::Internal::make_zero(t) : t.min());
+    Halide::Expr self = LowerCtx::call(c.outFunc(0), out);
+    if (!average) {
+      c.update(0, out, Halide::max(self, c.in(0, xi)));
+      return Status::success();
+    }
+    c.update(0, out, self + c.in(0, xi));
+    c.update(0, out,
+             self / constOf(t, double(productOf(space, 0, space.size()))));
+    return Status::success();
+  };
+}
+
+LowerFn softmaxLower(bool log) {
+  return [log](LowerCtx &c) {
+    const TensorType &x = c.inType(0);
+    Halide::Type t = LowerCtx::halideType(x.dtype());
+    if (x.rank() == 0) { // a scalar: softmax 1, log_softmax 0
+      c.define(0, constOf(t, log ? 0.0 : 1.0));
+      return Status::success();
+    }
+    CNNC_ASSIGN_OR_RETURN(int64_t axis,
+                          normalizeAxis(c.node().attrInt("axis"), x.rank()));
+    Index out = outIndex(c), rest = out, xr = out;
+    rest.erase(rest.begin() + axis);
+    Halide::RDom r = rdomOver(c, {x.dim(axis)}, "axis");
+    xr[size_t(axis)] = r.x;
+    const std::string &name = c.node().result()->name();
+    // Per row: the maximum, then the sum of exp(x - max); both computed
+    // once per row at root (inlined they would be recomputed per element).
+    Halide::Func mx = c.func(name + "_max"), se = c.func(name + "_sumexp");
+    updateAt(mx, rest, t.min());
+    updateAt(mx, rest, Halide::max(callAt(mx, rest), c.in(0, xr)));
+    updateAt(se, rest, Halide::Internal::make_zero(t));
+    updateAt(se, rest,
+             callAt(se, rest) + safeExp(c.in(0, xr) - callAt(mx, rest)));
+    mx.compute_root();
+    se.compute_root();
+    Halide::Expr shifted = c.in(0, out) - callAt(mx, rest);
+    c.define(0, log ? shifted - safeLog(callAt(se, rest))
+                    : safeExp(shifted) / callAt(se, rest));
+    return Status::success();
+  };
+}
+
+} // namespace cnnc::ops

@@ -1,0 +1,79 @@
+//===- ir/ops/LowerHelpers.h - Halide lowering rules shared by op files ----===//
+//
+// Private to ir/ops/. Reusable lowerings for the `.lower(...)` facets.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/OpDef.h"
+#include "ir/ops/LowerCtx.h"
+
+#include <functional>
+
+namespace cnnc::ops {
+
+/// The output index as an Index (IR order).
+Index outIndex(LowerCtx &c, size_t result = 0);
+
+/// The index into input \p input that numpy broadcasting maps \p out to:
+/// leading dims dropped, size-1 dims pinned to 0.
+Index broadcastIndexOf(LowerCtx &c, size_t input, const Index &out);
+
+/// Lowering of y = f(x) elementwise.
+LowerFn unaryLower(std::function<Halide::Expr(Halide::Expr)> f);
+
+/// Lowering of y = f(a, b, ...) with broadcasting over every operand.
+LowerFn broadcastLower(
+    std::function<Halide::Expr(const std::vector<Halide::Expr> &)> f);
+
+/// \p v as a constant of type \p t (exact for f64; for integer types \p v
+/// must be in range).
+Halide::Expr constOf(Halide::Type t, double v);
+
+/// exp(x), also right for x = +inf and NaN (Halide 14's f32 exp is a
+/// polynomial that returns 0 for both; f64 calls libm).
+Halide::Expr safeExp(Halide::Expr x);
+
+/// log(x), also right for x = +inf and NaN (Halide 14's f32 log returns
+/// about 88.7 and 89.1 for them).
+Halide::Expr safeLog(Halide::Expr x);
+
+/// a / b as ONNX and C compute it: exact for floats, truncated toward zero
+/// for integers (Halide's own `/` rounds toward -infinity). An integer
+/// division by zero gives 0 instead of trapping.
+Halide::Expr truncDiv(Halide::Expr a, Halide::Expr b);
+
+/// f(index) = value on an intermediate Func, \p index in IR order (an
+/// empty index defines a scalar Func).
+void updateAt(Halide::Func &f, const Index &index, Halide::Expr value);
+
+/// f(index) with \p index in IR order; empty for a scalar Func.
+Halide::Expr callAt(const Halide::Func &f, const Index &index);
+
+/// An RDom over [0, extents[i]) for each i, named after the node.
+Halide::RDom rdomOver(LowerCtx &c, const std::vector<int64_t> &extents,
+                      const std::string &what);
+
+/// The index into input \p input holding the element that a row-major
+/// reshape of it puts at \p out (reshape, flatten, squeeze, unsqueeze).
+/// Axes are matched in groups of equal products, so dims that merely move
+/// or gain size-1 neighbours map directly; only merged or split axes go
+/// through a flat position.
+Index reshapeIndexOf(LowerCtx &c, size_t input, const Index &out);
+
+/// Lowering of the reshape-like ops: y has x's elements in row-major order.
+LowerFn reshapeLower();
+
+/// Lowering of max_pool (\p average false) and avg_pool (true) from the
+/// node's kernel_shape, strides, pads, dilations, ceil_mode and, for avg,
+/// count_include_pad attributes (ONNX MaxPool / AveragePool).
+Status lowerPool(LowerCtx &c, bool average);
+
+/// Lowering of global_max_pool (\p average false) and global_avg_pool.
+LowerFn globalPoolLower(bool average);
+
+/// Lowering of softmax (\p log false) and log_softmax along `axis`, with the
+/// maximum subtracted for stability.
+LowerFn softmaxLower(bool log);
+
+} // namespace cnnc::ops

@@ -1,0 +1,43 @@
+//===- ir/ops/MaxPool.cpp - max_pool: sliding-window maximum --------------===//
+#include "ir/ops/LowerHelpers.h"
+#include "ir/ops/OnnxHelpers.h"
+#include "ir/ops/OpHelpers.h"
+
+namespace cnnc::ops {
+
+/// ONNX MaxPool: storage_order must be 0 and the Indices output unused.
+static Status importMaxPool(OnnxImportCtx &c) {
+  CNNC_ASSIGN_OR_RETURN(int64_t order, c.takeInt("storage_order", 0));
+  if (order != 0)
+    return Status::error("unsupported storage_order " + std::to_string(order) +
+                         " (only 0, row major)");
+  if (c.outputUsed(1))
+    return Status::error("the Indices output is not supported");
+  return importPool(c);
+}
+
+/// ONNX MaxPool without the optional Indices result; padding never wins
+/// (it behaves as -inf). auto_pad is resolved to pads by the importer.
+OpDef defineMaxPool() {
+  return OpDef("max_pool")
+      .summary("Max pooling over the spatial axes of x: [N, C, D1, ...]")
+      .inputs({"x"})
+      .outputs({"y"})
+      .requiredAttr("kernel_shape", AttrKind::Ints, "window size per axis")
+      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
+            "per spatial axis; empty = all 1")
+      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
+            "[begin..., end...]; empty = all 0")
+      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
+            "per spatial axis; empty = all 1")
+      .attr("ceil_mode", AttrKind::Int, int64_t(0),
+            "1: round the output size up instead of down")
+      .onnx("MaxPool", 1)
+      .onnxImport(importMaxPool)
+      .inferShape(poolShape())
+      .flops(poolFlops())
+      .pattern(FusionPattern::Reduction)
+      .lower([](LowerCtx &c) { return lowerPool(c, /*average=*/false); });
+}
+
+} // namespace cnnc::ops

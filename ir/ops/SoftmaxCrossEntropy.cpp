@@ -1,0 +1,53 @@
+//===- ir/ops/SoftmaxCrossEntropy.cpp - softmax_cross_entropy: mean loss --===//
+#include "ir/ops/LowerHelpers.h"
+#include "ir/ops/OpHelpers.h"
+
+namespace cnnc::ops {
+
+/// Per row the max and the sum of exp(x - max), at root; then
+/// loss = mean over n of max + log(sumexp) - logits[n, label[n]], labels
+/// clamped into [0, C) so that a bad label cannot read outside.
+static Status lowerSoftmaxCrossEntropy(LowerCtx &c) {
+  const TensorType &logits = c.inType(0);
+  int64_t rows = logits.dim(0), classes = logits.dim(1);
+  Halide::Type t = LowerCtx::halideType(logits.dtype());
+  const std::string &name = c.node().result()->name();
+  Halide::Var n(name + "_n");
+  Halide::RDom rc = rdomOver(c, {classes}, "class");
+  Halide::Func mx = c.func(name + "_max"), se = c.func(name + "_sumexp");
+  mx(n) = t.min();
+  mx(n) = Halide::max(mx(n), c.in(0, {n, rc.x}));
+  se(n) = Halide::Internal::make_zero(t);
+  se(n) = se(n) + safeExp(c.in(0, {n, rc.x}) - mx(n));
+  mx.compute_root();
+  se.compute_root();
+  Halide::RDom rn = rdomOver(c, {rows}, "batch");
+  Halide::Expr label = c.in(1, {rn.x});
+  Halide::Type lt = label.type();
+  label = Halide::cast<int>(
+      Halide::clamp(label, Halide::Internal::make_zero(lt),
+                    Halide::Internal::make_const(lt, classes - 1)));
+  Halide::Expr nll = mx(rn.x) + safeLog(se(rn.x)) - c.in(0, {rn.x, label});
+  c.define(0, Halide::Internal::make_zero(t));
+  Halide::Expr loss = LowerCtx::call(c.outFunc(0), {});
+  c.update(0, {}, loss + nll);
+  c.update(0, {}, loss / constOf(t, double(rows)));
+  return Status::success();
+}
+
+/// mean over i of -log(softmax(logits[i])[labels[i]]); no ONNX mapping yet
+/// (ONNX SoftmaxCrossEntropyLoss-12 has more options: weights, reduction,
+/// ignore_index).
+OpDef defineSoftmaxCrossEntropy() {
+  return OpDef("softmax_cross_entropy")
+      .summary("Mean softmax cross-entropy of logits [N, C] against class "
+               "labels [N]")
+      .inputs({"logits", "labels"})
+      .outputs({"loss"})
+      .inferShape(classLossShape())
+      .flops(flopsPerInput(4)) // max, exp, sum, and the log-probability
+      .pattern(FusionPattern::Opaque)
+      .lower(lowerSoftmaxCrossEntropy);
+}
+
+} // namespace cnnc::ops

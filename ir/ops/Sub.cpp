@@ -1,0 +1,24 @@
+//===- ir/ops/Sub.cpp - sub: y = a - b with broadcasting ------------------===//
+#include "ir/ops/LowerHelpers.h"
+#include "ir/ops/OnnxHelpers.h"
+#include "ir/ops/OpHelpers.h"
+
+namespace cnnc::ops {
+
+OpDef defineSub() {
+  return OpDef("sub")
+      .summary("Elementwise difference with numpy broadcasting, y = a - b")
+      .inputs({"a", "b"})
+      .outputs({"y"})
+      .onnx("Sub", 6)
+      .onnxImport(importLegacyBroadcast)
+      .inferShape(broadcastShape())
+      .fold(binaryFold([](double a, double b) { return a - b; }))
+      .flops(flopsPerOutput(1))
+      .pattern(FusionPattern::Broadcast)
+      .lower(broadcastLower([](const std::vector<Halide::Expr> &v) {
+        return v[0] - v[1];
+      }));
+}
+
+} // namespace cnnc::ops
