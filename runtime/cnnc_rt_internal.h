@@ -1,0 +1,72 @@
+/*===- runtime/cnnc_rt_internal.h - shared by the runtime's .c files ------===*
+ *
+ * Not installed, not embedded in model.h. Plain C11 plus POSIX.
+ *===----------------------------------------------------------------------===*/
+#ifndef CNNC_RT_INTERNAL_H
+#define CNNC_RT_INTERNAL_H
+
+#include "cnnc_rt_model.h"
+
+#include <HalideRuntime.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#define CNNC_RT_ALIGN 64
+#define CNNC_RT_MSG_BYTES 1024
+/* "cnnc" in ASCII: halide_error checks it before it trusts a user context. */
+#define CNNC_CTX_MAGIC 0x636e6e63u
+
+struct cnnc_ctx {
+  uint32_t magic;
+  /* Points to this ctx: a Halide argv entry point takes a pointer to each
+   * scalar argument, the user context included, so args[0] = &self. */
+  cnnc_ctx *self;
+  const cnnc_rt_model *m;
+  uint8_t *owned;  /* the model-owned block (TEMP + params), or null */
+  uint8_t *arena;  /* TEMP storage base (arena_bytes) */
+  uint8_t *params; /* the parameter block (param_bytes) */
+  /* One Halide buffer per tensor; its dims in dims[t * CNNC_MAX_RANK ...]. */
+  halide_buffer_t *bufs;
+  halide_dimension_t *dims;
+  void **argv;           /* 1 + the most args of any step */
+  double *step_seconds;  /* num_steps */
+  int profiling;
+  int num_threads;       /* 0: leave Halide's thread count as it is */
+  /* Written by halide_error, possibly from Halide's worker threads. */
+  pthread_mutex_t kernel_mu;
+  int kernel_msg_set;
+  char kernel_msg[CNNC_RT_MSG_BYTES];
+  char err[CNNC_RT_MSG_BYTES];
+};
+
+/* Records a failure on ctx (or, for a null ctx, in this thread's buffer) and
+ * returns `st`. */
+cnnc_status cnnc_rt_fail(cnnc_ctx *ctx, cnnc_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+cnnc_status cnnc_rt_vfail(cnnc_ctx *ctx, cnnc_status st, const char *fmt,
+                          va_list ap);
+
+/* Bytes per element of a cnnc_dtype; 0 if the value is not a dtype. */
+size_t cnnc_rt_dtype_size(int32_t dtype);
+const char *cnnc_rt_dtype_name(int32_t dtype);
+/* Writes "f32[1,3,28,28]" into buf (always terminated). */
+void cnnc_rt_format_shape(char *buf, size_t size, int32_t dtype, int32_t rank,
+                          const int64_t *dims);
+
+static inline int64_t cnnc_rt_align_up(int64_t v) {
+  return (v + (CNNC_RT_ALIGN - 1)) & ~(int64_t)(CNNC_RT_ALIGN - 1);
+}
+
+/* The parameter named `name`, or -1. */
+int32_t cnnc_rt_find_param(const cnnc_rt_model *m, const char *name);
+
+/* Reads a parameter file (cnnc_weights_format.h) into ctx's parameter block;
+ * `what` names the file's role in messages ("weights file", "checkpoint").
+ * All or nothing: on failure the parameters are unchanged. */
+cnnc_status cnnc_rt_read_params(cnnc_ctx *ctx, const char *path,
+                                const char *what);
+/* At create, for --weights=external: finds the weights file and reads it. */
+cnnc_status cnnc_rt_load_external_weights(cnnc_ctx *ctx);
+
+#endif /* CNNC_RT_INTERNAL_H */

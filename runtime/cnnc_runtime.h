@@ -1,0 +1,129 @@
+/*===- runtime/cnnc_runtime.h - the C interface of every compiled model ---===*
+ *
+ * Plain C11. The generated model.h embeds this text, so an application needs
+ * nothing from cnnc at build time but model.h and model.so (or model.a).
+ *
+ * A model compiled with --name=NAME exports, besides the generic functions
+ * reached through NAME_api():
+ *   cnnc_status NAME_create(NAME_ctx **ctx);
+ *   void        NAME_destroy(NAME_ctx *ctx);
+ *   cnnc_status NAME_infer(NAME_ctx *ctx, <one pointer per input>,
+ *                          <one pointer per output>);
+ * A shared library also exports cnnc_model_api(), equal to NAME_api(), so
+ * that generic tools (cnnc-run, cnnc-bench) can load any model with dlopen.
+ *
+ * Nothing here aborts, exits or throws: every failure is a negative
+ * cnnc_status, and cnnc_last_error-style functions return the message.
+ *===----------------------------------------------------------------------===*/
+#ifndef CNNC_RUNTIME_H
+#define CNNC_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CNNC_ABI_VERSION 1
+#define CNNC_MAX_RANK 8
+
+typedef enum cnnc_status {
+  CNNC_OK = 0,
+  CNNC_ERR_BAD_ARGUMENT = -1,   /* null pointer, unknown name, bad value */
+  CNNC_ERR_SHAPE_MISMATCH = -2, /* a tensor of the wrong dtype or shape */
+  CNNC_ERR_OUT_OF_MEMORY = -3,
+  CNNC_ERR_NOT_FOUND = -4,      /* a file or a name that does not exist */
+  CNNC_ERR_IO = -5,             /* reading or writing a file failed */
+  CNNC_ERR_KERNEL = -6,         /* a compiled kernel reported an error */
+  CNNC_ERR_NO_DEVICE = -7,      /* the GPU driver or device is missing */
+  CNNC_ERR_UNSUPPORTED = -8,    /* e.g. train_step on an inference model */
+  CNNC_ERR_CORRUPT = -9,        /* a weights file or checkpoint is damaged */
+} cnnc_status;
+
+typedef enum cnnc_dtype {
+  CNNC_F32 = 0,
+  CNNC_F64 = 1,
+  CNNC_I64 = 2,
+  CNNC_I32 = 3,
+  CNNC_BOOL = 4,
+} cnnc_dtype;
+
+/* A view of caller memory: dense, row-major (C order). */
+typedef struct cnnc_tensor {
+  void *data;
+  cnnc_dtype dtype;
+  int32_t rank;
+  int64_t dims[CNNC_MAX_RANK];
+} cnnc_tensor;
+
+/* What a model says about one of its inputs, outputs or parameters. */
+typedef struct cnnc_tensor_desc {
+  const char *name;
+  cnnc_dtype dtype;
+  int32_t rank;
+  const int64_t *dims;
+  int64_t num_elements;
+  int32_t trainable; /* parameters: 1 if training updates it */
+} cnnc_tensor_desc;
+
+typedef struct cnnc_ctx cnnc_ctx;
+
+/* The generic interface of one model. Pointers are never null. */
+typedef struct cnnc_model_api {
+  uint32_t abi_version; /* CNNC_ABI_VERSION */
+  const char *name;     /* the --name prefix */
+  const char *target;   /* the Halide target string it was compiled for */
+
+  size_t num_inputs, num_outputs, num_params;
+  const cnnc_tensor_desc *inputs, *outputs, *params;
+
+  /* Bytes of working memory (activations; plus parameters) the model needs,
+   * for create_with_arena; the arena must be 64-byte aligned. */
+  size_t arena_size;
+
+  cnnc_status (*create)(cnnc_ctx **ctx);
+  cnnc_status (*create_with_arena)(cnnc_ctx **ctx, void *arena, size_t size);
+  void (*destroy)(cnnc_ctx *ctx);
+  /* Runs inference. Each tensor must match the model's dtype and dims. */
+  cnnc_status (*run)(cnnc_ctx *ctx, const cnnc_tensor *inputs,
+                     size_t num_inputs, cnnc_tensor *outputs,
+                     size_t num_outputs);
+  /* Threads for this ctx's runs (>= 1). Halide's thread pool is
+   * process-wide: the count is applied for the duration of each run of this
+   * ctx and the previous count restored after it. */
+  cnnc_status (*set_num_threads)(cnnc_ctx *ctx, int num_threads);
+  /* The message of the last failure on ctx ("" if none); ctx may be null,
+   * for failures of create and of calls given a null ctx (kept per thread).
+   * A ctx is used by one thread at a time. */
+  const char *(*last_error)(const cnnc_ctx *ctx);
+  /* Copies a parameter out of / into the model; size must match exactly. */
+  cnnc_status (*get_param)(cnnc_ctx *ctx, const char *name, void *dst,
+                           size_t bytes);
+  cnnc_status (*set_param)(cnnc_ctx *ctx, const char *name, const void *src,
+                           size_t bytes);
+  /* Loads all parameters from a weights file written by cnnc
+   * (--weights=external) or by save_params. */
+  cnnc_status (*load_params)(cnnc_ctx *ctx, const char *path);
+  cnnc_status (*save_params)(cnnc_ctx *ctx, const char *path);
+  /* Per-step timing for cnnc-bench: number of steps, and for step i its
+   * name, FLOPs, and the seconds the last profiled run spent in it (steps
+   * are timed only while profiling is on; a bad i gives "", -1, -1). */
+  size_t num_steps;
+  const char *(*step_name)(size_t i);
+  int64_t (*step_flops)(size_t i);
+  cnnc_status (*set_profiling)(cnnc_ctx *ctx, int on);
+  double (*step_seconds)(const cnnc_ctx *ctx, size_t i);
+} cnnc_model_api;
+
+/* Exported by shared-library models: the model's API. The symbol is named
+ * like the struct type, so C code cannot declare it under that name: look it
+ * up with dlsym(handle, CNNC_MODEL_API_SYMBOL) and call it as a
+ * cnnc_model_api_fn. */
+typedef const cnnc_model_api *(*cnnc_model_api_fn)(void);
+#define CNNC_MODEL_API_SYMBOL "cnnc_model_api"
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNNC_RUNTIME_H */

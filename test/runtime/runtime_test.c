@@ -1,0 +1,796 @@
+/*===- test/runtime/runtime_test.c - tests of the C runtime ---------------===*
+ *
+ * Usage: cnnc_runtime_test [path/to/libcnnc_rt_testmodel.so]
+ * Runs every test, prints each failed check, exits 1 if any failed.
+ * Built with CNNC_TEST_FAKE_THREADS it also defines halide_set_num_threads
+ * (as Halide's runtime does in a model.so) and checks the runtime calls it.
+ *===----------------------------------------------------------------------===*/
+#define _GNU_SOURCE
+#include "runtime/cnnc_weights_format.h"
+#include "test_model.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int failures;
+static int checks;
+
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    ++checks;                                                                 \
+    if (!(cond)) {                                                            \
+      ++failures;                                                             \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                         \
+  } while (0)
+
+#define CHECK_STATUS(expr, want)                                              \
+  do {                                                                        \
+    ++checks;                                                                 \
+    cnnc_status got_ = (expr);                                                \
+    if (got_ != (want)) {                                                     \
+      ++failures;                                                             \
+      fprintf(stderr, "%s:%d: %s returned %d, expected %d (%s)\n", __FILE__,  \
+              __LINE__, #expr, (int)got_, (int)(want), #want);                \
+    }                                                                         \
+  } while (0)
+
+/* The message must contain `part`. */
+#define CHECK_MSG(msg, part)                                                  \
+  do {                                                                        \
+    ++checks;                                                                 \
+    const char *m_ = (msg);                                                   \
+    if (!m_ || !strstr(m_, (part))) {                                         \
+      ++failures;                                                             \
+      fprintf(stderr, "%s:%d: message \"%s\" lacks \"%s\"\n", __FILE__,        \
+              __LINE__, m_ ? m_ : "(null)", (part));                          \
+    }                                                                         \
+  } while (0)
+
+#define CHECK_MSG_EQ(msg, want)                                               \
+  do {                                                                        \
+    ++checks;                                                                 \
+    const char *m_ = (msg);                                                   \
+    if (!m_ || strcmp(m_, (want)) != 0) {                                     \
+      ++failures;                                                             \
+      fprintf(stderr, "%s:%d: message \"%s\", expected \"%s\"\n", __FILE__,   \
+              __LINE__, m_ ? m_ : "(null)", (want));                          \
+    }                                                                         \
+  } while (0)
+
+#ifdef CNNC_TEST_FAKE_THREADS
+static int fake_threads = 4;
+static int fake_calls;
+static int fake_seen[16];
+int halide_set_num_threads(int n) {
+  int old = fake_threads;
+  if (fake_calls < 16)
+    fake_seen[fake_calls] = n;
+  ++fake_calls;
+  fake_threads = n;
+  return old;
+}
+#endif
+
+static char tmpdir[256];
+
+static char *tmp_path(const char *name) {
+  static char buf[8][512];
+  static int next;
+  char *p = buf[next++ % 8];
+  snprintf(p, 512, "%s/%s", tmpdir, name);
+  return p;
+}
+
+static int file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* Reads a whole file; *size gets its length. Caller frees. */
+static unsigned char *read_all(const char *path, long *size) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  *size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *buf = malloc(*size > 0 ? (size_t)*size : 1);
+  if (buf && fread(buf, 1, (size_t)*size, f) != (size_t)*size) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  return buf;
+}
+
+static int write_all(const char *path, const unsigned char *buf, long size) {
+  FILE *f = fopen(path, "wb");
+  if (!f)
+    return 0;
+  int ok = fwrite(buf, 1, (size_t)size, f) == (size_t)size;
+  return fclose(f) == 0 && ok;
+}
+
+static int copy_file(const char *from, const char *to) {
+  long size;
+  unsigned char *buf = read_all(from, &size);
+  if (!buf)
+    return 0;
+  int ok = write_all(to, buf, size);
+  free(buf);
+  return ok;
+}
+
+static cnnc_tensor tensor2x3(float *data) {
+  cnnc_tensor t;
+  memset(&t, 0, sizeof t);
+  t.data = data;
+  t.dtype = CNNC_F32;
+  t.rank = 2;
+  t.dims[0] = 2;
+  t.dims[1] = 3;
+  return t;
+}
+
+static const float DATA[6] = {0, 1, 2, 3, 4, 5};
+
+/* out = data + w + k + 1 with k = {10,20,30}. */
+static int output_is(const float *out, const float w[3]) {
+  static const float k[3] = {10, 20, 30};
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      if (out[i * 3 + j] != DATA[i * 3 + j] + w[j] + k[j] + 1.0f)
+        return 0;
+  return 1;
+}
+
+static cnnc_status run_once(const cnnc_model_api *api, cnnc_ctx *ctx,
+                            float *out) {
+  float in[6];
+  memcpy(in, DATA, sizeof in);
+  cnnc_tensor ti = tensor2x3(in), to = tensor2x3(out);
+  return api->run(ctx, &ti, 1, &to, 1);
+}
+
+static const float W0[3] = {1, 2, 3};
+
+/*===--------------------------------------------------------------------===*/
+
+static void test_crc(void) {
+  CHECK(cnnc_wf_crc32(0, "123456789", 9) == 0xCBF43926u);
+  CHECK(cnnc_wf_crc32(cnnc_wf_crc32(0, "1234", 4), "56789", 5) ==
+        0xCBF43926u);
+  CHECK(cnnc_wf_crc32(0, "", 0) == 0);
+}
+
+static void test_api(const cnnc_model_api *api) {
+  CHECK(api != NULL);
+  if (!api)
+    return;
+  CHECK(api == cnnc_rt_get_api());
+  CHECK(api->abi_version == CNNC_ABI_VERSION);
+  CHECK_MSG_EQ(api->name, "test");
+  CHECK_MSG_EQ(api->target, "host");
+  CHECK(api->num_inputs == 1 && api->num_outputs == 1 && api->num_params == 2);
+  CHECK_MSG_EQ(api->inputs[0].name, "data");
+  CHECK(api->inputs[0].dtype == CNNC_F32 && api->inputs[0].rank == 2);
+  CHECK(api->inputs[0].dims[0] == 2 && api->inputs[0].dims[1] == 3);
+  CHECK(api->inputs[0].num_elements == 6);
+  CHECK_MSG_EQ(api->outputs[0].name, "out");
+  CHECK_MSG_EQ(api->params[0].name, "w");
+  CHECK(api->params[0].trainable == 1 && api->params[1].trainable == 0);
+  CHECK(api->params[1].dtype == CNNC_I32 && api->params[1].num_elements == 2);
+  /* 64 bytes of arena, then 72 of parameters rounded up to 128. */
+  CHECK(api->arena_size == 64 + 128);
+  CHECK(api->num_steps == 3);
+  CHECK_MSG_EQ(api->step_name(0), "add_w");
+  CHECK_MSG_EQ(api->step_name(2), "check");
+  CHECK_MSG_EQ(api->step_name(3), "");
+  CHECK(api->step_flops(1) == 12);
+  CHECK(api->step_flops(99) == -1);
+}
+
+static void test_create_run(const cnnc_model_api *api) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  CHECK(ctx != NULL);
+  if (!ctx)
+    return;
+  CHECK_MSG_EQ(api->last_error(ctx), "");
+  float out[6] = {0};
+  int calls = test_kernel_calls;
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(test_kernel_calls == calls + 3);
+  CHECK(output_is(out, W0));
+  /* Twice, same answer. */
+  memset(out, 0, sizeof out);
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(output_is(out, W0));
+
+  /* The typed entry point. */
+  float in[6];
+  memcpy(in, DATA, sizeof in);
+  memset(out, 0, sizeof out);
+  void *ptrs[2] = {in, out};
+  CHECK_STATUS(cnnc_rt_infer_ptrs(ctx, ptrs), CNNC_OK);
+  CHECK(output_is(out, W0));
+  void *null_ptrs[2] = {in, NULL};
+  CHECK_STATUS(cnnc_rt_infer_ptrs(ctx, null_ptrs), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG_EQ(api->last_error(ctx), "output 'out': data is null");
+  CHECK_STATUS(cnnc_rt_infer_ptrs(ctx, NULL), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(cnnc_rt_infer_ptrs(NULL, ptrs), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG(api->last_error(NULL), "ctx is null");
+
+  /* Two contexts are independent. */
+  cnnc_ctx *ctx2 = NULL;
+  CHECK_STATUS(api->create(&ctx2), CNNC_OK);
+  float w2[3] = {100, 200, 300};
+  CHECK_STATUS(api->set_param(ctx2, "w", w2, sizeof w2), CNNC_OK);
+  CHECK_STATUS(run_once(api, ctx2, out), CNNC_OK);
+  CHECK(output_is(out, w2));
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(output_is(out, W0));
+  api->destroy(ctx2);
+  api->destroy(ctx);
+  api->destroy(NULL); /* a no-op */
+}
+
+static void test_shape_mismatch(const cnnc_model_api *api) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  if (!ctx)
+    return;
+  float in[8] = {0}, out[8] = {0};
+  cnnc_tensor ti = tensor2x3(in), to = tensor2x3(out);
+  ti.dims[1] = 4;
+  CHECK_STATUS(api->run(ctx, &ti, 1, &to, 1), CNNC_ERR_SHAPE_MISMATCH);
+  CHECK_MSG_EQ(api->last_error(ctx),
+               "input 'data': expected f32[2,3], got f32[2,4]");
+  ti = tensor2x3(in);
+  ti.dtype = CNNC_F64;
+  CHECK_STATUS(api->run(ctx, &ti, 1, &to, 1), CNNC_ERR_SHAPE_MISMATCH);
+  CHECK_MSG_EQ(api->last_error(ctx),
+               "input 'data': expected f32[2,3], got f64[2,3]");
+  ti = tensor2x3(in);
+  ti.rank = 3;
+  ti.dims[2] = 1;
+  CHECK_STATUS(api->run(ctx, &ti, 1, &to, 1), CNNC_ERR_SHAPE_MISMATCH);
+  CHECK_MSG_EQ(api->last_error(ctx),
+               "input 'data': expected f32[2,3], got f32[2,3,1]");
+  ti = tensor2x3(in);
+  to.rank = 1;
+  to.dims[0] = 6;
+  CHECK_STATUS(api->run(ctx, &ti, 1, &to, 1), CNNC_ERR_SHAPE_MISMATCH);
+  CHECK_MSG_EQ(api->last_error(ctx),
+               "output 'out': expected f32[2,3], got f32[6]");
+  /* A garbage rank or dtype is reported, not read past. */
+  to = tensor2x3(out);
+  ti.rank = 1000;
+  CHECK_STATUS(api->run(ctx, &ti, 1, &to, 1), CNNC_ERR_SHAPE_MISMATCH);
+  CHECK_MSG(api->last_error(ctx), "got f32[rank 1000]");
+  ti = tensor2x3(in);
+  ti.dtype = (cnnc_dtype)42;
+  CHECK_STATUS(api->run(ctx, &ti, 1, &to, 1), CNNC_ERR_SHAPE_MISMATCH);
+  CHECK_MSG(api->last_error(ctx), "got dtype(42)[2,3]");
+  /* Still works after all that. */
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(output_is(out, W0));
+  api->destroy(ctx);
+}
+
+static void test_bad_arguments(const cnnc_model_api *api) {
+  CHECK_STATUS(api->create(NULL), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG(api->last_error(NULL), "ctx is null");
+  float in[6] = {0}, out[6] = {0};
+  cnnc_tensor ti = tensor2x3(in), to = tensor2x3(out);
+  CHECK_STATUS(api->run(NULL, &ti, 1, &to, 1), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG_EQ(api->last_error(NULL), "run: ctx is null");
+
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  if (!ctx)
+    return;
+  CHECK_STATUS(api->run(ctx, NULL, 1, &to, 1), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG(api->last_error(ctx), "inputs array is null");
+  CHECK_STATUS(api->run(ctx, &ti, 1, NULL, 1), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG(api->last_error(ctx), "outputs array is null");
+  CHECK_STATUS(api->run(ctx, &ti, 2, &to, 1), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG_EQ(api->last_error(ctx), "run: model 'test' takes 1 inputs, got 2");
+  CHECK_STATUS(api->run(ctx, &ti, 1, &to, 0), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG_EQ(api->last_error(ctx), "run: model 'test' has 1 outputs, got 0");
+  ti.data = NULL;
+  CHECK_STATUS(api->run(ctx, &ti, 1, &to, 1), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG_EQ(api->last_error(ctx), "input 'data': data is null");
+  /* Misaligned for its f32 elements. */
+  char raw[64];
+  ti.data = raw + 1;
+  CHECK_STATUS(api->run(ctx, &ti, 1, &to, 1), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG(api->last_error(ctx), "not aligned to its 4-byte elements");
+
+  CHECK_STATUS(api->set_num_threads(ctx, 0), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG(api->last_error(ctx), "need at least 1");
+  CHECK_STATUS(api->set_num_threads(ctx, -3), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->set_num_threads(NULL, 2), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->set_num_threads(ctx, 2), CNNC_OK);
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(output_is(out, W0));
+
+  CHECK_STATUS(api->get_param(NULL, "w", out, 12), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->get_param(ctx, NULL, out, 12), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->get_param(ctx, "w", NULL, 12), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->save_params(ctx, NULL), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->save_params(ctx, ""), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->load_params(ctx, NULL), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->load_params(NULL, "x"), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->save_params(NULL, "x"), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_STATUS(api->set_profiling(NULL, 1), CNNC_ERR_BAD_ARGUMENT);
+  CHECK(api->step_seconds(NULL, 0) == -1.0);
+  api->destroy(ctx);
+}
+
+static void test_kernel_error(const cnnc_model_api *api) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  if (!ctx)
+    return;
+  float out[6];
+  int32_t count[2] = {5, 0};
+  CHECK_STATUS(api->set_param(ctx, "count", count, sizeof count), CNNC_OK);
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_ERR_KERNEL);
+  CHECK_MSG_EQ(api->last_error(ctx),
+               "step 'check' failed (Halide error -7): check: count is 5");
+  /* halide_error with a null user context, on the calling thread. */
+  count[0] = 0;
+  count[1] = 9;
+  CHECK_STATUS(api->set_param(ctx, "count", count, sizeof count), CNNC_OK);
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_ERR_KERNEL);
+  CHECK_MSG_EQ(api->last_error(ctx), "step 'check' failed (Halide error -8): "
+                                     "check without context: 9");
+  count[1] = 0;
+  CHECK_STATUS(api->set_param(ctx, "count", count, sizeof count), CNNC_OK);
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(output_is(out, W0));
+  api->destroy(ctx);
+}
+
+static void test_params(const cnnc_model_api *api) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  if (!ctx)
+    return;
+  float w[3] = {0};
+  CHECK_STATUS(api->get_param(ctx, "w", w, sizeof w), CNNC_OK);
+  CHECK(w[0] == 1 && w[1] == 2 && w[2] == 3);
+  int32_t count[2] = {7, 7};
+  CHECK_STATUS(api->get_param(ctx, "count", count, sizeof count), CNNC_OK);
+  CHECK(count[0] == 0 && count[1] == 0);
+  CHECK_STATUS(api->get_param(ctx, "w", w, 8), CNNC_ERR_SHAPE_MISMATCH);
+  CHECK_MSG_EQ(api->last_error(ctx),
+               "get_param: parameter 'w' is f32[3], 12 bytes; got 8 bytes");
+  CHECK_STATUS(api->set_param(ctx, "w", w, 16), CNNC_ERR_SHAPE_MISMATCH);
+  CHECK_STATUS(api->get_param(ctx, "nope", w, sizeof w), CNNC_ERR_NOT_FOUND);
+  CHECK_MSG_EQ(api->last_error(ctx),
+               "get_param: model 'test' has no parameter 'nope'");
+  CHECK_STATUS(api->set_param(ctx, "data", w, sizeof w), CNNC_ERR_NOT_FOUND);
+  float w2[3] = {-1, 0.5f, 8};
+  CHECK_STATUS(api->set_param(ctx, "w", w2, sizeof w2), CNNC_OK);
+  CHECK_STATUS(api->get_param(ctx, "w", w, sizeof w), CNNC_OK);
+  CHECK(memcmp(w, w2, sizeof w) == 0);
+  float out[6];
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(output_is(out, w2));
+  /* The embedded weights are not changed: a new ctx starts from them. */
+  cnnc_ctx *fresh = NULL;
+  CHECK_STATUS(api->create(&fresh), CNNC_OK);
+  CHECK_STATUS(api->get_param(fresh, "w", w, sizeof w), CNNC_OK);
+  CHECK(memcmp(w, W0, sizeof w) == 0);
+  api->destroy(fresh);
+  api->destroy(ctx);
+}
+
+static void test_profiling(const cnnc_model_api *api) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  if (!ctx)
+    return;
+  float out[6];
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(api->step_seconds(ctx, 0) == 0.0);
+  CHECK_STATUS(api->set_profiling(ctx, 1), CNNC_OK);
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  for (size_t i = 0; i < api->num_steps; ++i)
+    CHECK(api->step_seconds(ctx, i) >= 0.0 && api->step_seconds(ctx, i) < 1.0);
+  CHECK(api->step_seconds(ctx, api->num_steps) == -1.0);
+  CHECK_STATUS(api->set_profiling(ctx, 0), CNNC_OK);
+  api->destroy(ctx);
+}
+
+static void test_save_load(const cnnc_model_api *api) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  if (!ctx)
+    return;
+  const char *path = tmp_path("ckpt.bin");
+  float w2[3] = {4, 5, 6};
+  int32_t c2[2] = {0, 0};
+  CHECK_STATUS(api->set_param(ctx, "w", w2, sizeof w2), CNNC_OK);
+  CHECK_STATUS(api->save_params(ctx, path), CNNC_OK);
+  CHECK(file_exists(path));
+  CHECK(!file_exists(tmp_path("ckpt.bin.tmp")));
+
+  /* The layout of cnnc_weights_format.h, byte for byte. */
+  long size = 0;
+  unsigned char *buf = read_all(path, &size);
+  CHECK(buf != NULL);
+  if (!buf) {
+    api->destroy(ctx);
+    return;
+  }
+  /* magic, count, w: 4+1+4+4+8+8+12, count: 4+5+4+4+8+8+8, crc */
+  CHECK(size == 8 + 4 + (4 + 1 + 4 + 4 + 8 + 8 + 12) +
+                    (4 + 5 + 4 + 4 + 8 + 8 + 8) + 4);
+  CHECK(memcmp(buf, "CNNCPRM1", 8) == 0);
+  CHECK(buf[8] == 2 && buf[9] == 0 && buf[10] == 0 && buf[11] == 0);
+  CHECK(buf[12] == 1 && buf[16] == 'w');
+  uint32_t crc = cnnc_wf_crc32(0, buf, (size_t)size - 4);
+  CHECK(buf[size - 4] == (crc & 0xFF) && buf[size - 1] == (crc >> 24));
+
+  /* Round trip. */
+  float zero[3] = {0, 0, 0};
+  CHECK_STATUS(api->set_param(ctx, "w", zero, sizeof zero), CNNC_OK);
+  CHECK_STATUS(api->load_params(ctx, path), CNNC_OK);
+  float w[3];
+  CHECK_STATUS(api->get_param(ctx, "w", w, sizeof w), CNNC_OK);
+  CHECK(memcmp(w, w2, sizeof w) == 0);
+  int32_t c[2] = {1, 1};
+  CHECK_STATUS(api->get_param(ctx, "count", c, sizeof c), CNNC_OK);
+  CHECK(memcmp(c, c2, sizeof c) == 0);
+
+  /* A flipped byte in the data: rejected, parameters untouched. */
+  float sentinel[3] = {-9, -9, -9};
+  CHECK_STATUS(api->set_param(ctx, "w", sentinel, sizeof sentinel), CNNC_OK);
+  const char *bad = tmp_path("flipped.bin");
+  buf[30] ^= 0x10;
+  CHECK(write_all(bad, buf, size));
+  CHECK_STATUS(api->load_params(ctx, bad), CNNC_ERR_CORRUPT);
+  CHECK_MSG(api->last_error(ctx), "checksum mismatch");
+  CHECK_MSG(api->last_error(ctx), "flipped.bin");
+  CHECK_STATUS(api->get_param(ctx, "w", w, sizeof w), CNNC_OK);
+  CHECK(memcmp(w, sentinel, sizeof w) == 0);
+  buf[30] ^= 0x10;
+  /* A flipped byte in the checksum itself. */
+  buf[size - 1] ^= 0x01;
+  CHECK(write_all(bad, buf, size));
+  CHECK_STATUS(api->load_params(ctx, bad), CNNC_ERR_CORRUPT);
+  CHECK_MSG(api->last_error(ctx), "checksum mismatch");
+  buf[size - 1] ^= 0x01;
+  /* Truncated. */
+  CHECK(write_all(bad, buf, size - 7));
+  CHECK_STATUS(api->load_params(ctx, bad), CNNC_ERR_CORRUPT);
+  CHECK(write_all(bad, buf, 10));
+  CHECK_STATUS(api->load_params(ctx, bad), CNNC_ERR_CORRUPT);
+  CHECK_MSG(api->last_error(ctx), "truncated");
+  CHECK(write_all(bad, buf, 0));
+  CHECK_STATUS(api->load_params(ctx, bad), CNNC_ERR_CORRUPT);
+  CHECK_MSG(api->last_error(ctx), "not a cnnc parameter file");
+  /* Not ours at all. */
+  CHECK(write_all(bad, (const unsigned char *)"GARBAGE!GARBAGE!GARBAGE!", 24));
+  CHECK_STATUS(api->load_params(ctx, bad), CNNC_ERR_CORRUPT);
+  CHECK_MSG(api->last_error(ctx), "bad magic");
+  CHECK_STATUS(api->load_params(ctx, tmp_path("missing.bin")),
+               CNNC_ERR_NOT_FOUND);
+  CHECK_MSG(api->last_error(ctx), "missing.bin");
+  CHECK_STATUS(api->get_param(ctx, "w", w, sizeof w), CNNC_OK);
+  CHECK(memcmp(w, sentinel, sizeof w) == 0);
+  free(buf);
+
+  /* Files of other models, well-formed with valid checksums. */
+  const cnnc_rt_model *others[3] = {&test_other_model, &test_renamed_model,
+                                    &test_one_param_model};
+  const char *why[3] = {
+      "parameter 'w': model 'test' expects f32[3], the file has f32[4]",
+      "parameter 'v' is not in model 'test'",
+      "it holds 1 parameters, model 'test' has 2"};
+  for (int i = 0; i < 3; ++i) {
+    cnnc_ctx *o = NULL;
+    CHECK_STATUS(cnnc_rt_create(others[i], &o, NULL, 0), CNNC_OK);
+    if (!o)
+      continue;
+    const char *opath = tmp_path("other.bin");
+    CHECK_STATUS(cnnc_rt_save_params(o, opath), CNNC_OK);
+    CHECK_STATUS(api->load_params(ctx, opath), CNNC_ERR_CORRUPT);
+    CHECK_MSG(api->last_error(ctx), why[i]);
+    /* And the other way round. */
+    CHECK_STATUS(cnnc_rt_load_params(o, path), CNNC_ERR_CORRUPT);
+    cnnc_rt_destroy(o);
+  }
+  CHECK_STATUS(api->get_param(ctx, "w", w, sizeof w), CNNC_OK);
+  CHECK(memcmp(w, sentinel, sizeof w) == 0);
+  api->destroy(ctx);
+}
+
+static void test_atomic_save(const cnnc_model_api *api) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  if (!ctx)
+    return;
+  const char *path = tmp_path("atomic.bin");
+  CHECK_STATUS(api->save_params(ctx, path), CNNC_OK);
+  long size0 = 0, size1 = 0;
+  unsigned char *before = read_all(path, &size0);
+  float w2[3] = {7, 8, 9};
+  CHECK_STATUS(api->set_param(ctx, "w", w2, sizeof w2), CNNC_OK);
+
+  /* The temporary cannot be created (a directory is in its way): the save
+   * fails and the old file is untouched. */
+  const char *tmp = tmp_path("atomic.bin.tmp");
+  CHECK(mkdir(tmp, 0700) == 0);
+  CHECK_STATUS(api->save_params(ctx, path), CNNC_ERR_IO);
+  CHECK_MSG(api->last_error(ctx), "atomic.bin.tmp");
+  unsigned char *after = read_all(path, &size1);
+  CHECK(before && after && size0 == size1 && memcmp(before, after, size0) == 0);
+  free(after);
+  rmdir(tmp);
+
+  /* The rename fails (the target is a non-empty directory): no .tmp is
+   * left behind and the directory is untouched. */
+  const char *dir = tmp_path("adir");
+  CHECK(mkdir(dir, 0700) == 0);
+  char inner[600];
+  snprintf(inner, sizeof inner, "%s/keep", dir);
+  CHECK(write_all(inner, (const unsigned char *)"x", 1));
+  CHECK_STATUS(api->save_params(ctx, dir), CNNC_ERR_IO);
+  CHECK_MSG(api->last_error(ctx), "rename");
+  CHECK(!file_exists(tmp_path("adir.tmp")));
+  CHECK(file_exists(inner));
+  remove(inner);
+  rmdir(dir);
+
+  /* A directory that does not exist. */
+  CHECK_STATUS(api->save_params(ctx, tmp_path("no/such/dir/x.bin")),
+               CNNC_ERR_NOT_FOUND);
+
+  /* An unwritable directory (only meaningful when not root). */
+  if (geteuid() != 0) {
+    const char *ro = tmp_path("ro");
+    CHECK(mkdir(ro, 0700) == 0);
+    char ropath[600];
+    snprintf(ropath, sizeof ropath, "%s/ckpt.bin", ro);
+    CHECK_STATUS(api->save_params(ctx, ropath), CNNC_OK);
+    chmod(ro, 0500);
+    CHECK_STATUS(api->save_params(ctx, ropath), CNNC_ERR_IO);
+    chmod(ro, 0700);
+    remove(ropath);
+    rmdir(ro);
+  }
+
+  /* A successful save replaces the file. */
+  CHECK_STATUS(api->save_params(ctx, path), CNNC_OK);
+  CHECK(!file_exists(tmp));
+  after = read_all(path, &size1);
+  CHECK(after && size0 == size1 && memcmp(before, after, size0) != 0);
+  free(after);
+  free(before);
+  remove(path);
+  api->destroy(ctx);
+}
+
+static void test_arena(const cnnc_model_api *api) {
+  size_t n = api->arena_size;
+  unsigned char *mem = aligned_alloc(64, n + 128);
+  CHECK(mem != NULL);
+  if (!mem)
+    return;
+  memset(mem, 0xAB, n + 128);
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create_with_arena(&ctx, mem, n), CNNC_OK);
+  if (ctx) {
+    float out[6];
+    CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+    CHECK(output_is(out, W0));
+    /* The parameters live in the caller's memory, after the TEMP arena. */
+    CHECK(memcmp(mem + 64, W0, sizeof W0) == 0);
+    /* Nothing past arena_size is touched. */
+    CHECK(mem[n] == 0xAB && mem[n + 127] == 0xAB);
+    api->destroy(ctx);
+  }
+  ctx = (cnnc_ctx *)1;
+  CHECK_STATUS(api->create_with_arena(&ctx, mem, n - 1), CNNC_ERR_BAD_ARGUMENT);
+  CHECK(ctx == NULL);
+  CHECK_MSG_EQ(api->last_error(NULL), "create_with_arena: model 'test' needs "
+                                      "an arena of 192 bytes, got 191");
+  CHECK_STATUS(api->create_with_arena(&ctx, mem + 8, n), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG(api->last_error(NULL), "is not 64-byte aligned");
+  CHECK_STATUS(api->create_with_arena(&ctx, NULL, n), CNNC_ERR_BAD_ARGUMENT);
+  CHECK_MSG(api->last_error(NULL), "arena is null");
+  free(mem);
+}
+
+static void test_malformed_model(void) {
+  cnnc_ctx *ctx = (cnnc_ctx *)1;
+  CHECK_STATUS(cnnc_rt_create(&test_bad_model, &ctx, NULL, 0),
+               CNNC_ERR_BAD_ARGUMENT);
+  CHECK(ctx == NULL);
+  CHECK_MSG(cnnc_rt_last_error(NULL), "tensor 'big' (TEMP) at offset 64");
+  CHECK_STATUS(cnnc_rt_create(NULL, &ctx, NULL, 0), CNNC_ERR_BAD_ARGUMENT);
+}
+
+static void test_external(const cnnc_model_api *api) {
+  /* A weights file with w = {4,5,6}. */
+  cnnc_ctx *src = NULL;
+  CHECK_STATUS(api->create(&src), CNNC_OK);
+  if (!src)
+    return;
+  float w2[3] = {4, 5, 6};
+  CHECK_STATUS(api->set_param(src, "w", w2, sizeof w2), CNNC_OK);
+  const char *wpath = tmp_path("ext.weights");
+  CHECK_STATUS(api->save_params(src, wpath), CNNC_OK);
+
+  /* Not next to the program, no variable: a clear error. */
+  unsetenv("CNNC_WEIGHTS");
+  unsetenv("CNNC_WEIGHTS_test_ext");
+  cnnc_ctx *ctx = (cnnc_ctx *)1;
+  CHECK_STATUS(cnnc_rt_create(&test_external_model, &ctx, NULL, 0),
+               CNNC_ERR_NOT_FOUND);
+  CHECK(ctx == NULL);
+  CHECK_MSG(cnnc_rt_last_error(NULL), "test_model.weights");
+  CHECK_MSG(cnnc_rt_last_error(NULL), "CNNC_WEIGHTS");
+
+  setenv("CNNC_WEIGHTS", wpath, 1);
+  CHECK_STATUS(cnnc_rt_create(&test_external_model, &ctx, NULL, 0), CNNC_OK);
+  if (ctx) {
+    float out[6];
+    CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+    CHECK(output_is(out, w2));
+    cnnc_rt_destroy(ctx);
+  }
+
+  /* The per-model variable wins. */
+  const char *bad = tmp_path("ext_bad.weights");
+  long size;
+  unsigned char *buf = read_all(wpath, &size);
+  if (buf) {
+    buf[size / 2] ^= 0xFF;
+    CHECK(write_all(bad, buf, size));
+    free(buf);
+  }
+  setenv("CNNC_WEIGHTS_test_ext", bad, 1);
+  CHECK_STATUS(cnnc_rt_create(&test_external_model, &ctx, NULL, 0),
+               CNNC_ERR_CORRUPT);
+  CHECK(ctx == NULL);
+  CHECK_MSG(cnnc_rt_last_error(NULL), "CNNC_WEIGHTS_test_ext");
+  CHECK_MSG(cnnc_rt_last_error(NULL), "checksum mismatch");
+  unsetenv("CNNC_WEIGHTS_test_ext");
+
+  setenv("CNNC_WEIGHTS", tmp_path("nothing.weights"), 1);
+  CHECK_STATUS(cnnc_rt_create(&test_external_model, &ctx, NULL, 0),
+               CNNC_ERR_NOT_FOUND);
+  CHECK_MSG(cnnc_rt_last_error(NULL), "nothing.weights");
+  unsetenv("CNNC_WEIGHTS");
+  api->destroy(src);
+}
+
+/* The test model as a shared library with --weights=external, loaded as
+ * cnnc-run would: dlopen, cnnc_model_api. The weights file is looked up
+ * next to the library. The library is copied into the test's own directory
+ * so that concurrent runs do not share its weights file. */
+static void test_shared_library(const cnnc_model_api *api, const char *so) {
+  const char *copy = tmp_path("libcnnc_rt_testmodel.so");
+  CHECK(copy_file(so, copy));
+  void *h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+  CHECK(h != NULL);
+  if (!h) {
+    fprintf(stderr, "dlopen: %s\n", dlerror());
+    return;
+  }
+  cnnc_model_api_fn get = (cnnc_model_api_fn)dlsym(h, CNNC_MODEL_API_SYMBOL);
+  CHECK(get != NULL);
+  /* Only cnnc_model_api is exported. */
+  CHECK(dlsym(h, "cnnc_rt_create") == NULL);
+  const cnnc_model_api *lib = get ? get() : NULL;
+  CHECK(lib != NULL && lib != api);
+  if (!lib) {
+    dlclose(h);
+    return;
+  }
+  CHECK_MSG_EQ(lib->name, "test_so");
+  unsetenv("CNNC_WEIGHTS");
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(lib->create(&ctx), CNNC_ERR_NOT_FOUND);
+  CHECK_MSG(lib->last_error(NULL), tmp_path("test_model.weights"));
+
+  cnnc_ctx *src = NULL;
+  CHECK_STATUS(api->create(&src), CNNC_OK);
+  float w2[3] = {-1, -2, -3};
+  CHECK_STATUS(api->set_param(src, "w", w2, sizeof w2), CNNC_OK);
+  CHECK_STATUS(api->save_params(src, tmp_path("test_model.weights")), CNNC_OK);
+  api->destroy(src);
+
+  CHECK_STATUS(lib->create(&ctx), CNNC_OK);
+  if (ctx) {
+    float out[6];
+    CHECK_STATUS(run_once(lib, ctx, out), CNNC_OK);
+    CHECK(output_is(out, w2));
+    /* Kernel errors inside the library reach its last_error. */
+    int32_t count[2] = {3, 0};
+    CHECK_STATUS(lib->set_param(ctx, "count", count, sizeof count), CNNC_OK);
+    CHECK_STATUS(run_once(lib, ctx, out), CNNC_ERR_KERNEL);
+    CHECK_MSG(lib->last_error(ctx), "check: count is 3");
+    lib->destroy(ctx);
+  }
+  remove(tmp_path("test_model.weights"));
+  dlclose(h);
+  remove(copy);
+}
+
+static void test_threads(const cnnc_model_api *api) {
+#ifdef CNNC_TEST_FAKE_THREADS
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  if (!ctx)
+    return;
+  float out[6];
+  fake_calls = 0;
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(fake_calls == 0); /* not set: Halide's count is left alone */
+  CHECK_STATUS(api->set_num_threads(ctx, 3), CNNC_OK);
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  /* Applied for the run, then the previous count restored. */
+  CHECK(fake_calls == 2 && fake_seen[0] == 3 && fake_seen[1] == 4);
+  CHECK(fake_threads == 4);
+  /* Halide's pool not started yet (it reports 0): 0 is put back, which
+   * Halide reads as its default. */
+  fake_threads = 0;
+  fake_calls = 0;
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(fake_calls == 2 && fake_seen[0] == 3 && fake_seen[1] == 0);
+  CHECK(fake_threads == 0);
+  api->destroy(ctx);
+#else
+  (void)api;
+#endif
+}
+
+int main(int argc, char **argv) {
+  const char *base = getenv("TMPDIR");
+  snprintf(tmpdir, sizeof tmpdir, "%s/cnnc_rt_test.XXXXXX",
+           base && *base ? base : "/tmp");
+  if (!mkdtemp(tmpdir)) {
+    fprintf(stderr, "mkdtemp %s: %s\n", tmpdir, strerror(errno));
+    return 2;
+  }
+  const cnnc_model_api *api = cnnc_rt_get_api();
+  test_crc();
+  test_api(api);
+  if (api) {
+    test_create_run(api);
+    test_shape_mismatch(api);
+    test_bad_arguments(api);
+    test_kernel_error(api);
+    test_params(api);
+    test_profiling(api);
+    test_save_load(api);
+    test_atomic_save(api);
+    test_arena(api);
+    test_external(api);
+    test_threads(api);
+    if (argc > 1)
+      test_shared_library(api, argv[1]);
+  }
+  test_malformed_model();
+  remove(tmp_path("ckpt.bin"));
+  remove(tmp_path("flipped.bin"));
+  remove(tmp_path("other.bin"));
+  remove(tmp_path("ext.weights"));
+  remove(tmp_path("ext_bad.weights"));
+  if (rmdir(tmpdir) != 0)
+    fprintf(stderr, "note: %s not removed: %s\n", tmpdir, strerror(errno));
+  printf("%d checks, %d failed\n", checks, failures);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,20 @@
+/*===- test/runtime/test_model.h - the hand-written test models -----------===*/
+#ifndef CNNC_TEST_RUNTIME_TEST_MODEL_H
+#define CNNC_TEST_RUNTIME_TEST_MODEL_H
+
+#include "runtime/cnnc_rt_model.h"
+
+#include <HalideRuntime.h>
+
+/* Kernel invocations so far (all steps). */
+extern int test_kernel_calls;
+
+/* cnnc_rt_this_model ("test"): embedded weights w = {1,2,3}, count = {0,0},
+ * const k = {10,20,30}; out = data + w + k + 1. */
+extern const cnnc_rt_model test_external_model; /* "test_ext" */
+extern const cnnc_rt_model test_other_model;    /* w is f32[4] */
+extern const cnnc_rt_model test_renamed_model;  /* v instead of w */
+extern const cnnc_rt_model test_one_param_model; /* only w */
+extern const cnnc_rt_model test_bad_model;      /* a temp beyond the arena */
+
+#endif
