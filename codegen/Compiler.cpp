@@ -1,0 +1,220 @@
+//===- codegen/Compiler.cpp - graph to model.so / model.a + model.h --------===//
+//
+//   prepare: infer-shapes, constant-fold, dce; outputs get their own nodes
+//   plan:    tensors, storage, arena offsets, weights blob (ModelPlan)
+//   kernels: one Halide pipeline per step, all in one object
+//   runtime: Halide's runtime for the target, one object
+//   glue:    LLVM module with the tables and entry points + the C runtime
+//   link:    ld.lld into NAME.so (or an archive NAME.a), then NAME.h
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/Compiler.h"
+
+#include "codegen/EmbeddedRuntime.h"
+#include "codegen/Glue.h"
+#include "codegen/HalideLowering.h"
+#include "codegen/Link.h"
+#include "codegen/ModelPlan.h"
+#include "ir/Verifier.h"
+#include "passes/PassManager.h"
+
+#include <Halide.h>
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace cnnc {
+
+bool isCIdentifier(const std::string &s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
+    return false;
+  for (unsigned char c : s)
+    if (!std::isalnum(c) && c != '_')
+      return false;
+  return true;
+}
+
+/// The LLVM triple and runtime bitcode family of a Halide target.
+static Status targetTriple(const Halide::Target &t, std::string &triple,
+                           std::string &family) {
+  if (t.os != Halide::Target::Linux)
+    return Status::error("target '" + t.to_string() +
+                         "': only Linux targets are supported");
+  if (t.arch == Halide::Target::X86 && t.bits == 64) {
+    triple = "x86_64-unknown-linux-gnu";
+    family = "x86_64";
+    return Status::success();
+  }
+  if (t.arch == Halide::Target::ARM && t.bits == 64) {
+    triple = "aarch64-unknown-linux-gnu";
+    family = "aarch64";
+    return Status::success();
+  }
+  return Status::error("target '" + t.to_string() +
+                       "': only x86-64 and arm-64 are supported");
+}
+
+/// A private temporary directory, removed when it goes out of scope.
+namespace {
+struct TempDir {
+  fs::path path;
+  bool keep = false;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "cnnc-XXXXXX").string();
+    if (mkdtemp(tmpl.data()))
+      path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path.empty() && !keep)
+      fs::remove_all(path, ec);
+  }
+};
+} // namespace
+
+/// Writes Halide's runtime for \p target to \p path. Compiling it takes
+/// about a second, so a process that compiles many models (the conformance
+/// runner) compiles it once per target and copies it.
+static Status halideRuntimeObject(const Halide::Target &target,
+                                  const std::string &path) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> cache; // target -> object bytes
+  std::lock_guard<std::mutex> lock(mu);
+  std::string key = target.to_string();
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    Halide::compile_standalone_runtime(path, target);
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    if (bytes.empty())
+      return Status::error("cannot compile Halide's runtime for " + key);
+    cache[key] = std::move(bytes);
+    return Status::success();
+  }
+  std::ofstream out(path, std::ios::binary);
+  out << it->second;
+  if (!out)
+    return Status::error("cannot write '" + path + "'");
+  return Status::success();
+}
+
+static Status prepareGraph(Graph &g) {
+  SourceMgr sm;
+  std::ostringstream os;
+  DiagEngine diag(sm, &os);
+  auto steps = parsePipeline("infer-shapes,constant-fold,dce");
+  if (!steps.ok())
+    return steps.status();
+  PassManager pm(*steps);
+  if (!pm.run(g, diag))
+    return Status::error(os.str());
+  prepareForCodegen(g);
+  return Status::success();
+}
+
+Status compileModel(Graph &g, const CompileOptions &opts) {
+  if (!isCIdentifier(opts.name))
+    return Status::error("--name '" + opts.name +
+                         "' is not a C identifier (letters, digits, '_')");
+  bool isStatic = fs::path(opts.output).extension() == ".a";
+  if (!isStatic && fs::path(opts.output).extension() != ".so")
+    return Status::error("output '" + opts.output +
+                         "' must end in .so (shared) or .a (static)");
+  Halide::Target target;
+  try {
+    target = opts.target == "host" ? Halide::get_host_target()
+                                   : Halide::Target(opts.target);
+  } catch (const Halide::Error &e) {
+    return Status::error("unknown target '" + opts.target + "'");
+  }
+  if (!Halide::Target::validate_target_string(opts.target) &&
+      opts.target != "host")
+    return Status::error("unknown target '" + opts.target + "'");
+  std::string triple, family;
+  CNNC_RETURN_IF_ERROR(targetTriple(target, triple, family));
+  const std::string *bitcode = runtimeBitcode(family);
+  if (!bitcode)
+    return Status::error("this cnnc was built without the " + family +
+                         " runtime (install the cross headers and rebuild)");
+
+  CNNC_RETURN_IF_ERROR(prepareGraph(g));
+  CNNC_ASSIGN_OR_RETURN(ModelPlan plan, planModel(g, opts.name, opts.seed));
+
+  TempDir tmp;
+  tmp.keep = opts.keepTemps;
+  if (tmp.path.empty())
+    return Status::error("cannot create a temporary directory");
+
+  // Kernels: one pipeline per step, compiled into one object.
+  Halide::Target kernelTarget = target.with_feature(Halide::Target::NoRuntime)
+                                    .with_feature(Halide::Target::UserContext);
+  std::vector<Halide::Module> modules;
+  for (const PlanStep &s : plan.steps) {
+    auto m = lowerNodeToModule(*s.node, s.kernel, kernelTarget);
+    if (!m.ok())
+      return Status::error("node '" + s.name + "': " + m.status().message());
+    modules.push_back(std::move(*m));
+  }
+  std::vector<std::string> objects;
+  std::string glueObj = (tmp.path / "glue.o").string();
+  objects.push_back(glueObj);
+  try {
+    if (!modules.empty()) {
+      std::string kernelsObj = (tmp.path / "kernels.o").string();
+      Halide::link_modules(opts.name + "_kernels", modules)
+          .compile({{Halide::OutputFileType::object, kernelsObj}});
+      objects.push_back(kernelsObj);
+    }
+    std::string rtObj = (tmp.path / "halide_runtime.o").string();
+    CNNC_RETURN_IF_ERROR(halideRuntimeObject(target, rtObj));
+    objects.push_back(rtObj);
+  } catch (const Halide::Error &e) {
+    return Status::error(std::string("Halide: ") + e.what());
+  }
+
+  GlueOptions glue;
+  glue.name = opts.name;
+  glue.triple = triple;
+  glue.halideTarget = target.to_string();
+  glue.embedWeights = !opts.externalWeights;
+  glue.weightsFile = opts.name + ".weights";
+  glue.exportGenericApi = !isStatic;
+  glue.runtimeBitcode = *bitcode;
+  CNNC_RETURN_IF_ERROR(emitGlueObject(plan, glue, glueObj));
+
+  // Link into a temporary file, then move everything into place.
+  std::string libTmp = (tmp.path / ("out" + fs::path(opts.output).extension().string())).string();
+  if (isStatic)
+    CNNC_RETURN_IF_ERROR(writeArchive(objects, libTmp));
+  else
+    CNNC_RETURN_IF_ERROR(linkShared(objects, exportedSymbols(plan, glue),
+                                    family, libTmp, opts.output));
+  std::string header = opts.header.empty()
+                           ? fs::path(opts.output).replace_extension(".h").string()
+                           : opts.header;
+  std::string headerTmp = (tmp.path / "out.h").string();
+  {
+    std::ofstream h(headerTmp);
+    h << modelHeader(g, opts);
+    if (!h)
+      return Status::error("cannot write '" + headerTmp + "'");
+  }
+  if (opts.externalWeights) {
+    std::string weights =
+        (fs::path(opts.output).parent_path() / glue.weightsFile).string();
+    CNNC_RETURN_IF_ERROR(writeWeightsFile(plan, weights));
+  }
+  CNNC_RETURN_IF_ERROR(installFile(libTmp, opts.output));
+  return installFile(headerTmp, header);
+}
+
+} // namespace cnnc

@@ -1,0 +1,275 @@
+//===- codegen/HalideLowering.cpp - one node as a Halide pipeline ----------===//
+//
+// Implements LowerCtx over ImageParams with static shapes and gives each
+// pipeline a default schedule: results computed at root, the innermost
+// dimension vectorized, the outermost non-trivial one parallel. The fusion
+// and scheduling passes (issue 5) replace this per group.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/HalideLowering.h"
+
+#include "ir/OpDef.h"
+#include "ir/ops/LowerCtx.h"
+
+#include <map>
+
+namespace cnnc {
+
+/// Dense row-major strides, innermost (Halide dim 0) first.
+static std::vector<int64_t> halideStrides(const TensorType &t) {
+  std::vector<int64_t> s;
+  int64_t stride = 1;
+  for (int64_t d = t.rank() - 1; d >= 0; --d) {
+    s.push_back(stride);
+    stride *= t.dim(d);
+  }
+  return s;
+}
+
+/// Constrains a buffer to the static dense layout of \p t, so LLVM sees
+/// constant extents and strides.
+template <typename Param>
+static void constrainDense(Param &p, const TensorType &t) {
+  std::vector<int64_t> strides = halideStrides(t);
+  for (int64_t d = 0; d < t.rank(); ++d) {
+    int64_t extent = t.dim(t.rank() - 1 - d);
+    p.dim(int(d)).set_min(0).set_extent(int(extent)).set_stride(
+        int(strides[d]));
+  }
+}
+
+namespace {
+
+class HalideLowerCtx : public LowerCtx {
+public:
+  HalideLowerCtx(const Node &node, const std::string &prefix) : node_(node) {
+    for (size_t i = 0; i < node.numOperands(); ++i) {
+      const TensorType &t = node.operand(i)->type();
+      Halide::ImageParam p(halideType(t.dtype()), int(t.rank()),
+                           prefix + "_in" + std::to_string(i));
+      constrainDense(p, t);
+      inputs_.push_back(p);
+    }
+    for (size_t i = 0; i < node.numResults(); ++i) {
+      outputs_.emplace_back(prefix + "_out" + std::to_string(i));
+      std::vector<Halide::Var> vars;
+      for (int64_t d = 0; d < node.result(i)->type().rank(); ++d)
+        vars.emplace_back("d" + std::to_string(d));
+      vars_.push_back(vars);
+    }
+  }
+
+  const Node &node() const override { return node_; }
+
+  Halide::Expr in(size_t i, const Index &index) override {
+    assert(i < inputs_.size() && "input index out of range");
+    if (index.empty())
+      return inputs_[i]();
+    std::vector<Halide::Expr> rev(index.rbegin(), index.rend());
+    return inputs_[i](rev);
+  }
+
+  Halide::Expr inOr(size_t i, const Index &index,
+                    Halide::Expr outside) override {
+    const TensorType &t = inType(i);
+    Halide::Expr inside = Halide::Internal::const_true();
+    Index clamped;
+    for (size_t d = 0; d < index.size(); ++d) {
+      int64_t extent = t.dim(int64_t(d));
+      inside = inside && index[d] >= 0 && index[d] < int(extent);
+      clamped.push_back(Halide::clamp(index[d], 0, int(extent) - 1));
+    }
+    return Halide::select(inside, in(i, clamped),
+                          Halide::cast(halideType(t.dtype()), outside));
+  }
+
+  const std::vector<Halide::Var> &outVars(size_t i) override {
+    return vars_[i];
+  }
+
+  void define(size_t i, Halide::Expr value) override {
+    if (vars_[i].empty()) {
+      outputs_[i]() = cast(i, value);
+      return;
+    }
+    set(outputs_[i], vars_[i], cast(i, value));
+  }
+
+  void update(size_t i, const Index &index, Halide::Expr value) override {
+    if (index.empty()) {
+      outputs_[i]() = cast(i, value);
+      return;
+    }
+    std::vector<Halide::Expr> rev(index.rbegin(), index.rend());
+    outputs_[i](rev) = cast(i, value);
+  }
+
+  Halide::Func &outFunc(size_t i) override { return outputs_[i]; }
+
+  Halide::Func func(const std::string &name) override {
+    return Halide::Func(name + std::to_string(counter_++));
+  }
+
+  std::vector<Halide::ImageParam> &inputs() { return inputs_; }
+  std::vector<Halide::Func> &outputs() { return outputs_; }
+  std::vector<std::vector<Halide::Var>> &vars() { return vars_; }
+
+private:
+  const Node &node_;
+  std::vector<Halide::ImageParam> inputs_;
+  std::vector<Halide::Func> outputs_;
+  std::vector<std::vector<Halide::Var>> vars_;
+  int counter_ = 0;
+};
+
+} // namespace
+
+/// The natural vector width of the target for \p t's element type.
+static int naturalLanes(const TensorType &t, const Halide::Target &target) {
+  return std::max(1, target.natural_vector_size(
+                         LowerCtx::halideType(t.dtype())));
+}
+
+/// The vector width of the pure stage of a result of type \p t: the
+/// natural width, or 0 (scalar) when the innermost dimension is narrower.
+static int pureLanes(const TensorType &t, const Halide::Target &target) {
+  int lanes = naturalLanes(t, target);
+  return t.rank() > 0 && t.dim(t.rank() - 1) >= lanes ? lanes : 0;
+}
+
+/// The vector width of the update stages: the widest power of two up to
+/// the natural width that divides the innermost dimension (at least 2), or
+/// 0 (scalar). Updates get no vector tail: Halide 14 miscompiles some
+/// predicated (GuardWithIf) tails, dropping the tail branch where the
+/// vector loaded from a Halide-allocated Func is used twice, and the
+/// ShiftInwards of the pure stage would apply an update twice.
+static int updateLanes(const TensorType &t, const Halide::Target &target) {
+  if (t.rank() == 0)
+    return 0;
+  int64_t extent = t.dim(t.rank() - 1);
+  for (int lanes = naturalLanes(t, target); lanes >= 2; lanes /= 2)
+    if (extent % lanes == 0)
+      return lanes;
+  return 0;
+}
+
+/// The default schedule of one result: vectorize the innermost dimension
+/// (see pureLanes, updateLanes), parallelize the outermost dimension with
+/// more than one element.
+static void scheduleDefault(Halide::Func &f, const std::vector<Halide::Var> &irVars,
+                            const TensorType &t, const Halide::Target &target) {
+  f.compute_root();
+  if (irVars.empty())
+    return;
+  const Halide::Var &inner = irVars.back();
+  auto parallelize = [&](Halide::Stage s) {
+    for (size_t d = 0; d + 1 < irVars.size(); ++d)
+      if (t.dim(int64_t(d)) > 1) {
+        s.parallel(irVars[d]);
+        break;
+      }
+  };
+  // ShiftInwards recomputes a few elements at the end instead of
+  // predicating them: safe for a pure definition.
+  if (int lanes = pureLanes(t, target))
+    f.vectorize(inner, lanes, Halide::TailStrategy::ShiftInwards);
+  parallelize(f);
+  int lanes = updateLanes(t, target);
+  for (int u = 0; u < f.num_update_definitions(); ++u) {
+    if (lanes)
+      f.update(u).vectorize(inner, lanes);
+    parallelize(f.update(u));
+  }
+}
+
+namespace {
+/// A lowered node: its pipeline and the parameters to bind.
+struct LoweredNode {
+  Halide::Pipeline pipeline;
+  std::vector<Halide::ImageParam> inputs;
+};
+} // namespace
+
+static Expected<LoweredNode> lowerNode(const Node &node,
+                                       const std::string &prefix,
+                                       const Halide::Target &target) {
+  const OpDef &def = node.def();
+  if (!def.lowerFn())
+    return Status::error(def.name() + ": no code generation for this op yet");
+  for (size_t i = 0; i < node.numResults(); ++i)
+    if (!node.result(i)->type().isStatic())
+      return Status::error(def.name() + ": result type " +
+                           node.result(i)->type().str() +
+                           " is not static (run infer-shapes)");
+  HalideLowerCtx ctx(node, prefix);
+  CNNC_RETURN_IF_ERROR(def.lowerFn()(ctx));
+  std::vector<Halide::Func> outs = ctx.outputs();
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (!outs[i].defined())
+      return Status::error(def.name() + ": lowering left result " +
+                           std::to_string(i) + " undefined");
+    const TensorType &t = node.result(i)->type();
+    const std::vector<Halide::Var> &vars = ctx.vars()[i];
+    if (outs[i].has_update_definition() && updateLanes(t, target)) {
+      // Halide 14 emits aligned vector loads where a vectorized update
+      // reads the output it writes, ignoring the output buffer's host
+      // alignment (the element size): a caller's element-aligned buffer
+      // then faults. The reduction runs in a Halide-allocated Func instead,
+      // copied out.
+      Halide::Func acc = outs[i];
+      scheduleDefault(acc, vars, t, target);
+      outs[i] = Halide::Func(acc.name() + "_copy");
+      LowerCtx::set(outs[i], vars,
+                    LowerCtx::call(acc, Index(vars.begin(), vars.end())));
+    }
+    scheduleDefault(outs[i], vars, t, target);
+    Halide::OutputImageParam o = outs[i].output_buffer();
+    constrainDense(o, t);
+  }
+  return LoweredNode{Halide::Pipeline(outs), ctx.inputs()};
+}
+
+Expected<Halide::Module> lowerNodeToModule(const Node &node,
+                                           const std::string &fnName,
+                                           const Halide::Target &target) {
+  try {
+    CNNC_ASSIGN_OR_RETURN(LoweredNode l, lowerNode(node, fnName, target));
+    std::vector<Halide::Argument> args(l.inputs.begin(), l.inputs.end());
+    return l.pipeline.compile_to_module(args, fnName, target);
+  } catch (const Halide::Error &e) {
+    return Status::error(node.op() + ": Halide: " + e.what());
+  }
+}
+
+/// A Halide buffer over a host tensor's data (dims reversed).
+static Halide::Buffer<> wrap(Tensor &t) {
+  std::vector<int> sizes;
+  for (int64_t d = t.type().rank() - 1; d >= 0; --d)
+    sizes.push_back(int(t.dims()[size_t(d)]));
+  return Halide::Buffer<>(LowerCtx::halideType(t.dtype()), t.rawData(), sizes);
+}
+
+Expected<std::vector<Tensor>> evaluateNodeJit(
+    const Node &node, const std::vector<Tensor> &inputs) {
+  if (inputs.size() != node.numOperands())
+    return Status::error("evaluateNodeJit: wrong number of inputs");
+  try {
+    Halide::Target target = Halide::get_jit_target_from_environment();
+    CNNC_ASSIGN_OR_RETURN(LoweredNode l, lowerNode(node, "jit", target));
+    std::vector<Tensor> in = inputs; // wrap() needs mutable data pointers
+    for (size_t i = 0; i < in.size(); ++i)
+      l.inputs[i].set(wrap(in[i]));
+    std::vector<Tensor> outs;
+    std::vector<Halide::Buffer<>> bufs;
+    for (size_t i = 0; i < node.numResults(); ++i)
+      outs.emplace_back(node.result(i)->type());
+    for (Tensor &t : outs)
+      bufs.push_back(wrap(t));
+    l.pipeline.realize(Halide::Realization(bufs), target);
+    return outs;
+  } catch (const Halide::Error &e) {
+    return Status::error(node.op() + ": Halide: " + e.what());
+  }
+}
+
+} // namespace cnnc

@@ -1,0 +1,27 @@
+//===- codegen/HalideLowering.h - one node as a Halide pipeline ------------===//
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/Support.h"
+
+#include <Halide.h>
+
+#include <string>
+
+namespace cnnc {
+
+/// Lowers \p node with its op's `.lower` rule into a Halide module holding
+/// one pipeline named \p fnName for \p target. The pipeline's arguments are
+/// the node's operands then its results, as dense buffers of static shape
+/// (Halide dim 0 = the last IR dim), after the user context.
+Expected<Halide::Module> lowerNodeToModule(const Node &node,
+                                           const std::string &fnName,
+                                           const Halide::Target &target);
+
+/// Evaluates \p node with its Halide lowering, JIT-compiled for the host,
+/// on \p inputs (one per operand, of the operand types). For tests: compares
+/// the lowering against folds and hand-computed values without a runtime.
+Expected<std::vector<Tensor>> evaluateNodeJit(const Node &node,
+                                              const std::vector<Tensor> &inputs);
+
+} // namespace cnnc

@@ -1,0 +1,63 @@
+//===- codegen/ModelPlan.h - tensors, steps and memory of a compiled model -===//
+//
+// The plan is what the glue module emits as tables (runtime/cnnc_rt_model.h):
+// every tensor with its storage and offset, every step with its kernel and
+// arguments, the arena size, and the weights blob.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/Support.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cnnc {
+
+/// Storage kinds; the values match cnnc_rt_storage.
+enum class Storage { Input = 0, Output = 1, Param = 2, Const = 3, Temp = 4 };
+
+struct PlanTensor {
+  std::string name;
+  TensorType type;
+  Storage storage;
+  int32_t index = -1;  ///< Input/Output/Param: position in that list
+  int64_t offset = 0;  ///< see cnnc_rt_tensor::offset
+  int64_t bytes = 0;
+  bool trainable = false;
+};
+
+struct PlanStep {
+  std::string name;    ///< the node's first result name
+  std::string kernel;  ///< the Halide pipeline's function name
+  std::vector<int32_t> args; ///< tensor indices: operands, then results
+  int64_t flops = 0;
+  const Node *node = nullptr;
+};
+
+struct ModelPlan {
+  std::vector<PlanTensor> tensors;
+  std::vector<PlanStep> steps;
+  std::vector<int32_t> inputs, outputs, params;
+  int64_t arenaBytes = 0, paramBytes = 0;
+  /// The parameter block's initial image (paramBytes), then the constants.
+  std::vector<uint8_t> weights;
+};
+
+/// Rounds up to the 64-byte alignment of every tensor.
+inline int64_t alignTo64(int64_t n) { return (n + 63) & ~int64_t(63); }
+
+/// Plans \p g, whose outputs must all be distinct node results that are not
+/// constants (see prepareForCodegen). Kernel names are
+/// `<prefix>_<index>_<op>`. Random initial values are drawn from \p seed.
+Expected<ModelPlan> planModel(const Graph &g, const std::string &prefix,
+                              uint64_t seed);
+
+/// Makes \p g ready to plan: every graph output becomes the result of its
+/// own non-constant node (an identity copy is inserted for an output that is
+/// an input, a parameter, a constant, or listed twice).
+void prepareForCodegen(Graph &g);
+
+} // namespace cnnc
