@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Small ONNX models in the shapes of well-known CNNs, for whole-model tests.
+
+Each builder returns an onnx.ModelProto (opset 13) with random weights drawn
+from a fixed seed, so every run builds the same model. Inputs are small
+(about 1x3x32x32, 8-16 channels) to keep compiling and running cheap.
+
+  python3 make_models.py OUTDIR [NAME...]   writes OUTDIR/NAME.onnx
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 13
+
+
+class Builder:
+    """Collects nodes and initializers; names are made unique by a counter."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.n = [], [], 0
+
+    def name(self, base):
+        self.n += 1
+        return f"{base}{self.n}"
+
+    def const(self, base, array):
+        name = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def weight(self, base, shape, fan_in):
+        w = self.rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
+        return self.const(base, w.astype(np.float32))
+
+    def node(self, op, inputs, **attrs):
+        out = self.name(op.lower() + "_")
+        self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        return out
+
+    def conv(self, x, cin, cout, k, stride=1, pad=0, group=1, bias=True):
+        w = self.weight("w", (cout, cin // group, k, k), cin // group * k * k)
+        ins = [x, w]
+        if bias:
+            ins.append(self.const("b", (self.rng.standard_normal(cout) * 0.1).astype(np.float32)))
+        return self.node("Conv", ins, kernel_shape=[k, k], strides=[stride, stride],
+                         pads=[pad] * 4, group=group)
+
+    def bn(self, x, c):
+        r = self.rng
+        scale = self.const("gamma", r.uniform(0.5, 1.5, c).astype(np.float32))
+        bias = self.const("beta", (r.standard_normal(c) * 0.1).astype(np.float32))
+        mean = self.const("mean", (r.standard_normal(c) * 0.1).astype(np.float32))
+        var = self.const("var", r.uniform(0.5, 1.5, c).astype(np.float32))
+        return self.node("BatchNormalization", [x, scale, bias, mean, var], epsilon=1e-5)
+
+    def relu(self, x):
+        return self.node("Relu", [x])
+
+    def relu6(self, x):
+        lo = self.const("min", np.array(0.0, np.float32))
+        hi = self.const("max", np.array(6.0, np.float32))
+        return self.node("Clip", [x, lo, hi])
+
+    def maxpool(self, x, k=2, stride=2, pad=0):
+        return self.node("MaxPool", [x], kernel_shape=[k, k], strides=[stride, stride],
+                         pads=[pad] * 4)
+
+    def gemm(self, x, fin, fout):
+        w = self.weight("fc", (fout, fin), fin)
+        b = self.const("fcb", (self.rng.standard_normal(fout) * 0.1).astype(np.float32))
+        return self.node("Gemm", [x, w, b], transB=1)
+
+    def model(self, name, in_shape, out):
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)
+        graph = helper.make_graph(self.nodes, name, [x], [], self.inits)
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        m.ir_version = 8
+        # The output's shape comes from ONNX's own shape inference.
+        inferred = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+        m.graph.output.extend(v for v in inferred.graph.value_info if v.name == out)
+        onnx.checker.check_model(m, full_check=True)
+        return m
+
+
+def lenet():
+    """LeNet-5: conv5x5-relu-maxpool x2, flatten, gemm x3 (1x1x32x32 -> 10)."""
+    b = Builder(1)
+    h = b.maxpool(b.relu(b.conv("x", 1, 6, 5)))          # 6x14x14
+    h = b.maxpool(b.relu(b.conv(h, 6, 16, 5)))           # 16x5x5
+    h = b.node("Flatten", [h], axis=1)
+    h = b.relu(b.gemm(h, 400, 120))
+    h = b.relu(b.gemm(h, 120, 84))
+    return b.model("lenet", [1, 1, 32, 32], b.gemm(h, 84, 10))
+
+
+def vgg():
+    """A VGG block: two 3x3 pad-1 convs with ReLU, then 2x2 max pooling."""
+    b = Builder(2)
+    h = b.relu(b.conv("x", 3, 8, 3, pad=1))
+    h = b.relu(b.conv(h, 8, 16, 3, pad=1))
+    h = b.maxpool(h)
+    h = b.relu(b.conv(h, 16, 16, 3, pad=1))
+    return b.model("vgg", [1, 3, 32, 32], b.maxpool(h))
+
+
+def resnet():
+    """A ResNet stage: stem, an identity basic block, and a stride-2 block
+    with a 1x1 projection shortcut; every conv is followed by BatchNorm."""
+    b = Builder(3)
+    x = b.relu(b.bn(b.conv("x", 3, 8, 3, pad=1, bias=False), 8))
+    h = b.relu(b.bn(b.conv(x, 8, 8, 3, pad=1, bias=False), 8))
+    h = b.bn(b.conv(h, 8, 8, 3, pad=1, bias=False), 8)
+    x = b.relu(b.node("Add", [h, x]))
+    h = b.relu(b.bn(b.conv(x, 8, 16, 3, stride=2, pad=1, bias=False), 16))
+    h = b.bn(b.conv(h, 16, 16, 3, pad=1, bias=False), 16)
+    s = b.bn(b.conv(x, 8, 16, 1, stride=2, bias=False), 16)
+    return b.model("resnet", [1, 3, 32, 32], b.relu(b.node("Add", [h, s])))
+
+
+def inception():
+    """An inception block: 1x1, 1x1->3x3, 1x1->5x5, maxpool->1x1, Concat."""
+    b = Builder(4)
+    x = b.relu(b.conv("x", 3, 16, 3, pad=1))
+    b1 = b.relu(b.conv(x, 16, 8, 1))
+    b2 = b.relu(b.conv(b.relu(b.conv(x, 16, 8, 1)), 8, 12, 3, pad=1))
+    b3 = b.relu(b.conv(b.relu(b.conv(x, 16, 4, 1)), 4, 6, 5, pad=2))
+    b4 = b.relu(b.conv(b.maxpool(x, 3, 1, 1), 16, 6, 1))
+    return b.model("inception", [1, 3, 32, 32], b.node("Concat", [b1, b2, b3, b4], axis=1))
+
+
+def mobilenet():
+    """Depthwise-separable blocks: depthwise 3x3 (group=C) + BN + ReLU6 (Clip
+    with min/max inputs), pointwise 1x1 + BN + ReLU6; the second is strided."""
+    b = Builder(5)
+    x = b.relu6(b.bn(b.conv("x", 3, 8, 3, stride=2, pad=1, bias=False), 8))
+    h = b.relu6(b.bn(b.conv(x, 8, 8, 3, pad=1, group=8, bias=False), 8))
+    h = b.relu6(b.bn(b.conv(h, 8, 16, 1, bias=False), 16))
+    h = b.relu6(b.bn(b.conv(h, 16, 16, 3, stride=2, pad=1, group=16, bias=False), 16))
+    h = b.relu6(b.bn(b.conv(h, 16, 32, 1, bias=False), 32))
+    return b.model("mobilenet", [1, 3, 32, 32], h)
+
+
+def head():
+    """A classifier head: conv, GlobalAveragePool, Flatten, Gemm."""
+    b = Builder(6)
+    h = b.relu(b.conv("x", 16, 32, 3, pad=1))
+    h = b.node("Flatten", [b.node("GlobalAveragePool", [h])], axis=1)
+    return b.model("head", [1, 16, 8, 8], b.gemm(h, 32, 10))
+
+
+def torchflatten():
+    """PyTorch-exporter style x.view(x.size(0), -1):
+    Shape -> Gather(0) -> Unsqueeze -> Concat(-1) -> Reshape, then Gemm."""
+    b = Builder(7)
+    h = b.maxpool(b.relu(b.conv("x", 3, 8, 3, pad=1)))   # 8x16x16
+    h = b.maxpool(h)                                     # 8x8x8
+    shape = b.node("Shape", [h])
+    n = b.node("Gather", [shape, b.const("idx", np.array(0, np.int64))], axis=0)
+    n = b.node("Unsqueeze", [n, b.const("axes", np.array([0], np.int64))])
+    dims = b.node("Concat", [n, b.const("minus1", np.array([-1], np.int64))], axis=0)
+    h = b.node("Reshape", [h, dims])
+    return b.model("torchflatten", [1, 3, 32, 32], b.gemm(h, 512, 10))
+
+
+MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten]}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    os.makedirs(sys.argv[1], exist_ok=True)
+    for name in sys.argv[2:] or MODELS:
+        onnx.save(MODELS[name](), os.path.join(sys.argv[1], name + ".onnx"))
