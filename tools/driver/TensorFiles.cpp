@@ -1,6 +1,7 @@
 //===- tools/driver/TensorFiles.cpp - tensors from .npy or ONNX .pb files --===//
 #include "tools/driver/TensorFiles.h"
 
+#include "frontend/onnx/TensorProtoFile.h"
 #include "tools/driver/Npy.h"
 
 namespace cnnc {
@@ -13,8 +14,7 @@ Expected<Tensor> readTensorFile(const std::string &path) {
   if (ends(".npy"))
     return readNpy(path);
   if (ends(".pb"))
-    return Status::error("'" + path +
-                         "': reading ONNX TensorProto files is not built in yet");
+    return readTensorProtoFile(path);
   return Status::error("'" + path +
                        "': unknown tensor file type (expected .npy or .pb)");
 }
