@@ -13,7 +13,8 @@ echo "== cnnc examples/lenet5.cnn --summary"
 "$bin/cnnc" examples/lenet5.cnn --summary
 echo
 echo "== cnnc examples/lenet5.cnn --emit=ir (first lines)"
-"$bin/cnnc" examples/lenet5.cnn --emit=ir | head -n 8
+"$bin/cnnc" examples/lenet5.cnn --emit=ir -o "$out/lenet5.cnnir"
+head -n 8 "$out/lenet5.cnnir"
 echo
 echo "== cnnc examples/lenet5.cnn -o $out/lenet5.so"
 "$bin/cnnc" examples/lenet5.cnn -o "$out/lenet5.so"
