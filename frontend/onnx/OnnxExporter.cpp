@@ -1,6 +1,8 @@
 //===- frontend/onnx/OnnxExporter.cpp - graph IR -> ONNX model ------------===//
 #include "frontend/onnx/OnnxExporter.h"
 
+#include "ir/FileIO.h"
+
 #include "frontend/onnx/OnnxExportCtx.h"
 #include "frontend/onnx/OnnxProto.h"
 #include "ir/OpDef.h"
@@ -211,26 +213,7 @@ Expected<std::string> exportOnnxBytes(const Graph &g, uint64_t seed) {
 
 Status exportOnnx(const Graph &g, const std::string &path, uint64_t seed) {
   CNNC_ASSIGN_OR_RETURN(std::string bytes, exportOnnxBytes(g, seed));
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out)
-      return Status::error("cannot write '" + path + "': " +
-                           std::strerror(errno));
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return Status::error("cannot write '" + path + "': " +
-                           std::strerror(errno));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string err = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return Status::error("cannot write '" + path + "': " + err);
-  }
-  return Status::success();
+  return writeFile(path, bytes);
 }
 
 } // namespace cnnc
