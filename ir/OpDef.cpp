@@ -75,6 +75,11 @@ size_t OpDef::maxOperands() const {
   return operands_.size();
 }
 
+bool OpDef::isDifferentiable(size_t operand) const {
+  return std::find(nonDiff_.begin(), nonDiff_.end(), operand) ==
+         nonDiff_.end();
+}
+
 const OpRegistry &OpRegistry::get() {
   static const OpRegistry registry = [] {
     OpRegistry r;

@@ -24,6 +24,7 @@ namespace cnnc {
 class LowerCtx; // ir/ops/LowerCtx.h: what an op's Halide lowering sees
 class OnnxImportCtx; // frontend/onnx/OnnxImportCtx.h: ONNX node -> IR node
 class OnnxExportCtx; // frontend/onnx/OnnxExportCtx.h: IR node -> ONNX node
+class GradCtx; // ir/ops/GradCtx.h: what an op's gradient rule sees
 
 /// How an op may be fused (read by the fusion pass; after TVM's TOpPattern).
 enum class FusionPattern {
@@ -126,6 +127,10 @@ using OnnxImportFn = std::function<Status(OnnxImportCtx &)>;
 /// reshape's `shape` attribute becomes an initializer input); without one,
 /// operands and attributes are written as they are.
 using OnnxExportFn = std::function<Status(OnnxExportCtx &)>;
+/// Builds the backward nodes of one node (reverse mode): reads the gradients
+/// of its results and sets those of the operands that need one
+/// (ir/ops/GradCtx.h; run by passes/Autodiff.cpp).
+using GradFn = std::function<Status(GradCtx &)>;
 /// Floating-point operations of one execution of the node (a multiply-add
 /// counts 2), from its (inferred) operand and result types.
 using FlopsFn = std::function<int64_t(const Node &)>;
@@ -154,6 +159,10 @@ public:
   OpDef &lower(LowerFn fn) { lowerFn_ = std::move(fn); return *this; }
   OpDef &onnxImport(OnnxImportFn fn) { onnxImportFn_ = std::move(fn); return *this; }
   OpDef &onnxExport(OnnxExportFn fn) { onnxExportFn_ = std::move(fn); return *this; }
+  OpDef &grad(GradFn fn) { gradFn_ = std::move(fn); return *this; }
+  /// Operand \p i never carries a gradient (labels, indices, a shape): the
+  /// gradient rule is not asked for it and autodiff stops there.
+  OpDef &nonDifferentiable(size_t i) { nonDiff_.push_back(i); return *this; }
   /// The fold needs only the operand types, not their values (shape):
   /// FoldCtx::input(i) is then an empty Tensor for non-constant operands.
   OpDef &foldsFromTypes() { foldsFromTypes_ = true; return *this; }
@@ -175,6 +184,8 @@ public:
   const LowerFn &lowerFn() const { return lowerFn_; }
   const OnnxImportFn &onnxImportFn() const { return onnxImportFn_; }
   const OnnxExportFn &onnxExportFn() const { return onnxExportFn_; }
+  const GradFn &gradFn() const { return gradFn_; }
+  bool isDifferentiable(size_t operand) const;
   FusionPattern fusionPattern() const { return pattern_; }
   bool isPure() const { return pure_; }
   bool foldNeedsOnlyTypes() const { return foldsFromTypes_; }
@@ -195,6 +206,8 @@ private:
   LowerFn lowerFn_;
   OnnxImportFn onnxImportFn_;
   OnnxExportFn onnxExportFn_;
+  GradFn gradFn_;
+  std::vector<size_t> nonDiff_;
   FusionPattern pattern_ = FusionPattern::Opaque;
   bool pure_ = true;
   bool foldsFromTypes_ = false;

@@ -354,7 +354,8 @@ bool Parser::parseParam(Graph &g) {
 
 bool Parser::parseNode(Graph &g) {
   std::vector<Token> names;
-  while (true) {
+  // An op with no results (assign) starts with its name: `assign(%w, %v)`.
+  while (!tok_.is(Tok::Ident)) {
     if (!tok_.is(Tok::ValueName))
       return errorHere("expected a result name like %y, got " +
                        describe(tok_));
@@ -369,7 +370,7 @@ bool Parser::parseNode(Graph &g) {
       break;
     consume();
   }
-  if (!expect(Tok::Equal, "after the result names"))
+  if (!names.empty() && !expect(Tok::Equal, "after the result names"))
     return false;
   if (!tok_.is(Tok::Ident))
     return errorHere("expected an op name, got " + describe(tok_));
@@ -398,10 +399,10 @@ bool Parser::parseNode(Graph &g) {
   for (auto &[name, value] : attrs)
     if (const AttrSpec *spec = def->findAttr(name))
       value.coerceTo(spec->kind);
-  if (!expect(Tok::Colon, "before the result types"))
-    return false;
   std::vector<TensorType> types;
-  while (true) {
+  if (!names.empty() && !expect(Tok::Colon, "before the result types"))
+    return false;
+  while (!names.empty()) {
     TensorType t;
     if (!parseType(t))
       return false;

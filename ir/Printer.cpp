@@ -65,10 +65,11 @@ std::string printGraph(const Graph &g, const PrintOptions &opts) {
     s += "  ";
     for (size_t i = 0; i < n->numResults(); ++i)
       s += (i ? ", " : "") + printValueName(n->result(i)->name());
-    s += " = " + n->op() + "(";
+    s += (n->numResults() ? " = " : "") + n->op() + "(";
     for (size_t i = 0; i < n->numOperands(); ++i)
       s += (i ? ", " : "") + printValueName(n->operand(i)->name());
-    s += ")" + printAttrDict(n->attrs(), &n->def()) + " : ";
+    s += ")" + printAttrDict(n->attrs(), &n->def()) +
+         (n->numResults() ? " : " : "");
     for (size_t i = 0; i < n->numResults(); ++i)
       s += (i ? ", " : "") + n->result(i)->type().str();
     if (opts.printLocations && opts.sourceMgr && n->loc().valid())

@@ -5,6 +5,13 @@
 
 namespace cnnc::ops {
 
+/// Both operands get dy (summed back over broadcast axes by addGrad).
+static Status gradAdd(GradCtx &c) {
+  c.addGrad(0, c.dy());
+  c.addGrad(1, c.dy());
+  return Status::success();
+}
+
 OpDef defineAdd() {
   return OpDef("add")
       .summary("Elementwise sum with numpy broadcasting, y = a + b")
@@ -18,7 +25,8 @@ OpDef defineAdd() {
       .pattern(FusionPattern::Broadcast)
       .lower(broadcastLower([](const std::vector<Halide::Expr> &v) {
         return v[0] + v[1];
-      }));
+      }))
+      .grad(gradAdd);
 }
 
 } // namespace cnnc::ops

@@ -63,6 +63,17 @@ static Status exportCast(OnnxExportCtx &c) {
   return Status::success();
 }
 
+/// Between float types the gradient is cast back; integer casts have none.
+static Status gradCast(GradCtx &c) {
+  DType from = c.x(0)->type().dtype(), to = c.y()->type().dtype();
+  if (!isFloat(from) || !isFloat(to))
+    return c.error("a cast from " + c.x(0)->type().str() + " to " +
+                   c.y()->type().str() + " has no gradient");
+  c.addGrad(0, c.emit("cast", {c.dy()},
+                      {{"to", Attribute(std::string(dtypeName(from)))}}));
+  return Status::success();
+}
+
 /// ONNX Cast-6+ names the target with a TensorProto data type number; the
 /// importer turns it into the dtype name of this attribute.
 OpDef defineCast() {
@@ -79,7 +90,8 @@ OpDef defineCast() {
       .fold(foldCast)
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Elementwise)
-      .lower(lowerCast);
+      .lower(lowerCast)
+      .grad(gradCast);
 }
 
 } // namespace cnnc::ops

@@ -5,44 +5,6 @@
 
 namespace cnnc::ops {
 
-/// Per spatial axis: stride, dilation, begin and end padding, defaults filled.
-struct ConvGeometry {
-  std::vector<int64_t> strides, dilations, padBegin, padEnd;
-};
-
-static Expected<ConvGeometry> convGeometry(const ShapeCtx &c, size_t spatial) {
-  ConvGeometry g;
-  g.strides = c.attrInts("strides");
-  g.dilations = c.attrInts("dilations");
-  std::vector<int64_t> pads = c.attrInts("pads");
-  if (g.strides.empty())
-    g.strides.assign(spatial, 1);
-  if (g.dilations.empty())
-    g.dilations.assign(spatial, 1);
-  if (pads.empty())
-    pads.assign(2 * spatial, 0);
-  // ONNX: pads = [x1_begin, x2_begin, ..., x1_end, x2_end, ...].
-  if (g.strides.size() != spatial || g.dilations.size() != spatial ||
-      pads.size() != 2 * spatial)
-    return Status::error(
-        "conv: strides, dilations and pads must have " +
-        std::to_string(spatial) + ", " + std::to_string(spatial) + " and " +
-        std::to_string(2 * spatial) + " entries for " +
-        std::to_string(spatial) + " spatial dimensions, not " +
-        std::to_string(g.strides.size()) + ", " +
-        std::to_string(g.dilations.size()) + " and " +
-        std::to_string(pads.size()));
-  for (size_t i = 0; i < spatial; ++i) {
-    if (g.strides[i] < 1 || g.dilations[i] < 1)
-      return Status::error("conv: strides and dilations must be positive");
-    if (pads[i] < 0 || pads[i + spatial] < 0)
-      return Status::error("conv: pads must not be negative");
-    g.padBegin.push_back(pads[i]);
-    g.padEnd.push_back(pads[i + spatial]);
-  }
-  return g;
-}
-
 static Status inferConv(ShapeCtx &c) {
   const TensorType &x = c.input(0), &w = c.input(1);
   if (x.rank() < 3)
@@ -167,6 +129,36 @@ static Status importConv(OnnxImportCtx &c) {
   return importAutoPad(c, kernel);
 }
 
+/// dx = conv_grad_data(dy, w), dw = conv_grad_weight(x, dy), and db the
+/// sum of dy over the batch and spatial axes.
+static Status gradConv(GradCtx &c) {
+  const Node &n = c.node();
+  AttrMap attrs;
+  for (const char *a : {"strides", "pads", "dilations", "group"})
+    if (n.hasAttr(a))
+      attrs[a] = n.attr(a);
+  Value *dy = c.dy();
+  if (c.needs(0)) {
+    AttrMap a = attrs;
+    a["x_shape"] = Attribute(c.x(0)->type().dims());
+    c.addGrad(0, c.emit("conv_grad_data", {dy, c.x(1)}, a));
+  }
+  if (c.needs(1)) {
+    AttrMap a = attrs;
+    a["w_shape"] = Attribute(c.x(1)->type().dims());
+    c.addGrad(1, c.emit("conv_grad_weight", {c.x(0), dy}, a));
+  }
+  if (n.numOperands() > 2 && c.needs(2)) {
+    std::vector<int64_t> axes{0};
+    for (int64_t i = 2; i < dy->type().rank(); ++i)
+      axes.push_back(i);
+    c.addGrad(2, c.emit("reduce_sum", {dy},
+                        {{"axes", Attribute(axes)},
+                         {"keepdims", Attribute(int64_t(0))}}));
+  }
+  return Status::success();
+}
+
 OpDef defineConv() {
   return OpDef("conv")
       .summary("N-d convolution (cross-correlation) with groups, strides, "
@@ -185,7 +177,8 @@ OpDef defineConv() {
       .inferShape(inferConv)
       .flops(convFlops)
       .lower(lowerConv)
-      .pattern(FusionPattern::Complex);
+      .pattern(FusionPattern::Complex)
+      .grad(gradConv);
 }
 
 } // namespace cnnc::ops

@@ -15,6 +15,17 @@ static Status foldDiv(FoldCtx &c) {
   return binaryFold([](double a, double b) { return a / b; })(c);
 }
 
+/// da = dy / b, db = -dy * a / b^2 = -(da * y).
+static Status gradDiv(GradCtx &c) {
+  if (!isFloat(c.y()->type().dtype()))
+    return c.error("integer division has no gradient");
+  Value *da = c.emit("div", {c.dy(), c.x(1)});
+  c.addGrad(0, da);
+  if (c.needs(1))
+    c.addGrad(1, c.emit("neg", {c.emit("mul", {da, c.y()})}));
+  return Status::success();
+}
+
 OpDef defineDiv() {
   return OpDef("div")
       .summary("Elementwise quotient with numpy broadcasting, y = a / b")
@@ -28,7 +39,8 @@ OpDef defineDiv() {
       .pattern(FusionPattern::Broadcast)
       .lower(broadcastLower([](const std::vector<Halide::Expr> &v) {
         return truncDiv(v[0], v[1]);
-      }));
+      }))
+      .grad(gradDiv);
 }
 
 } // namespace cnnc::ops

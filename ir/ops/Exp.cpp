@@ -6,6 +6,12 @@
 
 namespace cnnc::ops {
 
+/// dx = dy * exp(x) = dy * y.
+static Status gradExp(GradCtx &c) {
+  c.addGrad(0, c.emit("mul", {c.dy(), c.y()}));
+  return Status::success();
+}
+
 OpDef defineExp() {
   return OpDef("exp")
       .summary("Natural exponential, y = e^x")
@@ -16,7 +22,8 @@ OpDef defineExp() {
       .fold(unaryFold([](double x) { return std::exp(x); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
-      .lower(unaryLower([](Halide::Expr x) { return safeExp(x); }));
+      .lower(unaryLower([](Halide::Expr x) { return safeExp(x); }))
+      .grad(gradExp);
 }
 
 } // namespace cnnc::ops

@@ -20,6 +20,8 @@ static Status inferFlatten(ShapeCtx &c) {
   return Status::success();
 }
 
+
+
 OpDef defineFlatten() {
   return OpDef("flatten")
       .summary("Reshapes x to a matrix: axes before `axis` become the rows")
@@ -31,7 +33,8 @@ OpDef defineFlatten() {
       .fold(copyDataFold())
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Injective)
-      .lower(reshapeLower());
+      .lower(reshapeLower())
+      .grad(reshapeGrad());
 }
 
 } // namespace cnnc::ops

@@ -98,6 +98,34 @@ static Status importGemm(OnnxImportCtx &c) {
   return Status::success();
 }
 
+/// Y = alpha op(A) op(B) + beta C, op = optional transpose:
+///   dA = alpha dY op(B)^T  (or its transpose when A is transposed),
+///   dB = alpha op(A)^T dY  (or its transpose when B is transposed),
+///   dC = beta dY, summed back over C's broadcast axes.
+/// Each is one gemm with the right transpose flags.
+static Status gradGemm(GradCtx &c) {
+  const Node &n = c.node();
+  int64_t ta = n.attrInt("trans_a"), tb = n.attrInt("trans_b");
+  Attribute alpha(n.attrFloat("alpha"));
+  auto gemm = [&](Value *a, Value *b, int64_t transA, int64_t transB) {
+    return c.emit("gemm", {a, b},
+                  {{"alpha", alpha},
+                   {"trans_a", Attribute(transA)},
+                   {"trans_b", Attribute(transB)}});
+  };
+  Value *dy = c.dy();
+  if (c.needs(0))
+    c.addGrad(0, ta ? gemm(c.x(1), dy, tb, 1) : gemm(dy, c.x(1), 0, 1 - tb));
+  if (c.needs(1))
+    c.addGrad(1, tb ? gemm(dy, c.x(0), 1, ta) : gemm(c.x(0), dy, 1 - ta, 0));
+  if (n.numOperands() > 2 && c.needs(2)) {
+    double beta = n.attrFloat("beta");
+    c.addGrad(2, beta == 1.0 ? dy
+                             : c.emit("mul", {dy, c.scalar(beta, dy->type().dtype())}));
+  }
+  return Status::success();
+}
+
 /// ONNX Gemm: a [M, K] (or [K, M] with trans_a), b [K, N] (or [N, K] with
 /// trans_b), optional c broadcast to [M, N]; y [M, N]. From opset 7, as
 /// add: Gemm-1..6 spell broadcasting with a `broadcast` attribute.
@@ -115,7 +143,8 @@ OpDef defineGemm() {
       .inferShape(inferGemm)
       .flops(gemmFlops)
       .pattern(FusionPattern::Complex)
-      .lower(lowerGemm);
+      .lower(lowerGemm)
+      .grad(gradGemm);
 }
 
 } // namespace cnnc::ops

@@ -4,6 +4,11 @@
 
 namespace cnnc::ops {
 
+static Status gradIdentity(GradCtx &c) {
+  c.addGrad(0, c.dy());
+  return Status::success();
+}
+
 OpDef defineIdentity() {
   return OpDef("identity")
       .summary("Copies x, y = x")
@@ -14,7 +19,8 @@ OpDef defineIdentity() {
       .fold(copyDataFold())
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Elementwise)
-      .lower(unaryLower([](Halide::Expr x) { return x; }));
+      .lower(unaryLower([](Halide::Expr x) { return x; }))
+      .grad(gradIdentity);
 }
 
 } // namespace cnnc::ops

@@ -6,6 +6,12 @@
 
 namespace cnnc::ops {
 
+/// dx = dy / x.
+static Status gradLog(GradCtx &c) {
+  c.addGrad(0, c.emit("div", {c.dy(), c.x(0)}));
+  return Status::success();
+}
+
 OpDef defineLog() {
   return OpDef("log")
       .summary("Natural logarithm, y = ln(x)")
@@ -16,7 +22,8 @@ OpDef defineLog() {
       .fold(unaryFold([](double x) { return std::log(x); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
-      .lower(unaryLower([](Halide::Expr x) { return safeLog(x); }));
+      .lower(unaryLower([](Halide::Expr x) { return safeLog(x); }))
+      .grad(gradLog);
 }
 
 } // namespace cnnc::ops

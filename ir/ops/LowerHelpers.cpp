@@ -275,4 +275,14 @@ LowerFn softmaxLower(bool log) {
   };
 }
 
+WindowSource windowSource(Halide::Expr in, Halide::Expr tap, int64_t stride,
+                          int64_t padBegin, int64_t dilation, int64_t outSize) {
+  Halide::Expr num = in + int(padBegin) - tap * int(dilation);
+  if (stride == 1)
+    return {num, num >= 0 && num < int(outSize)};
+  // Halide's / and % round toward -infinity; num % stride is never negative.
+  Halide::Expr o = num / int(stride);
+  return {o, num >= 0 && num % int(stride) == 0 && o < int(outSize)};
+}
+
 } // namespace cnnc::ops

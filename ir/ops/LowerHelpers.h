@@ -76,4 +76,14 @@ LowerFn globalPoolLower(bool average);
 /// maximum subtracted for stability.
 LowerFn softmaxLower(bool log);
 
+/// The adjoint of a sliding window (conv and pooling gradients): the window
+/// position o whose tap \p tap lands on input position \p in along one
+/// spatial axis, o = (in + padBegin - tap * dilation) / stride, and whether
+/// that window exists (exact division and 0 <= o < \p outSize).
+struct WindowSource {
+  Halide::Expr position, valid;
+};
+WindowSource windowSource(Halide::Expr in, Halide::Expr tap, int64_t stride,
+                          int64_t padBegin, int64_t dilation, int64_t outSize);
+
 } // namespace cnnc::ops

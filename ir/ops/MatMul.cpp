@@ -80,6 +80,28 @@ static Status lowerMatMul(LowerCtx &c) {
   return Status::success();
 }
 
+/// For rank >= 2: dA = dY B^T and dB = A^T dY over the last two axes,
+/// summed back over broadcast batch axes by addGrad.
+static Status gradMatMul(GradCtx &c) {
+  int64_t ra = c.x(0)->type().rank(), rb = c.x(1)->type().rank();
+  if (ra < 2 || rb < 2)
+    return c.error("only operands of rank 2 or more are supported, got " +
+                   c.x(0)->type().str() + " and " + c.x(1)->type().str());
+  auto swapLast = [&](Value *v) {
+    int64_t r = v->type().rank();
+    std::vector<int64_t> perm;
+    for (int64_t i = 0; i < r; ++i)
+      perm.push_back(i);
+    std::swap(perm[size_t(r - 1)], perm[size_t(r - 2)]);
+    return c.emit("transpose", {v}, {{"perm", Attribute(perm)}});
+  };
+  if (c.needs(0))
+    c.addGrad(0, c.emit("matmul", {c.dy(), swapLast(c.x(1))}));
+  if (c.needs(1))
+    c.addGrad(1, c.emit("matmul", {swapLast(c.x(0)), c.dy()}));
+  return Status::success();
+}
+
 OpDef defineMatMul() {
   return OpDef("matmul")
       .summary("Matrix product with numpy semantics (batch broadcasting, "
@@ -90,7 +112,8 @@ OpDef defineMatMul() {
       .inferShape(inferMatMul)
       .flops(matmulFlops)
       .pattern(FusionPattern::Complex)
-      .lower(lowerMatMul);
+      .lower(lowerMatMul)
+      .grad(gradMatMul);
 }
 
 } // namespace cnnc::ops

@@ -16,6 +16,11 @@ static Status importMaxPool(OnnxImportCtx &c) {
   return importPool(c);
 }
 
+static Status gradMaxPool(GradCtx &c) {
+  c.addGrad(0, c.emit("max_pool_grad", {c.x(0), c.dy()}, c.node().attrs()));
+  return Status::success();
+}
+
 /// ONNX MaxPool without the optional Indices result; padding never wins
 /// (it behaves as -inf). auto_pad is resolved to pads by the importer.
 OpDef defineMaxPool() {
@@ -37,7 +42,8 @@ OpDef defineMaxPool() {
       .inferShape(poolShape())
       .flops(poolFlops())
       .pattern(FusionPattern::Reduction)
-      .lower([](LowerCtx &c) { return lowerPool(c, /*average=*/false); });
+      .lower([](LowerCtx &c) { return lowerPool(c, /*average=*/false); })
+      .grad(gradMaxPool);
 }
 
 } // namespace cnnc::ops

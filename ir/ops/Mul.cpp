@@ -5,6 +5,15 @@
 
 namespace cnnc::ops {
 
+/// da = dy * b, db = dy * a.
+static Status gradMul(GradCtx &c) {
+  if (c.needs(0))
+    c.addGrad(0, c.emit("mul", {c.dy(), c.x(1)}));
+  if (c.needs(1))
+    c.addGrad(1, c.emit("mul", {c.dy(), c.x(0)}));
+  return Status::success();
+}
+
 OpDef defineMul() {
   return OpDef("mul")
       .summary("Elementwise product with numpy broadcasting, y = a * b")
@@ -18,7 +27,8 @@ OpDef defineMul() {
       .pattern(FusionPattern::Broadcast)
       .lower(broadcastLower([](const std::vector<Halide::Expr> &v) {
         return v[0] * v[1];
-      }));
+      }))
+      .grad(gradMul);
 }
 
 } // namespace cnnc::ops

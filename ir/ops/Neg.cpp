@@ -10,6 +10,11 @@ static Status inferNeg(ShapeCtx &c) {
   return Status::success();
 }
 
+static Status gradNeg(GradCtx &c) {
+  c.addGrad(0, c.emit("neg", {c.dy()}));
+  return Status::success();
+}
+
 OpDef defineNeg() {
   return OpDef("neg")
       .summary("Negation, y = -x")
@@ -20,7 +25,8 @@ OpDef defineNeg() {
       .fold(unaryFold([](double x) { return -x; }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
-      .lower(unaryLower([](Halide::Expr x) { return -x; }));
+      .lower(unaryLower([](Halide::Expr x) { return -x; }))
+      .grad(gradNeg);
 }
 
 } // namespace cnnc::ops

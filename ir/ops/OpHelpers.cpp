@@ -382,4 +382,44 @@ ShapeFn classLossShape() {
   };
 }
 
+Expected<ConvGeometry> convGeometry(const ShapeCtx &c, size_t spatial) {
+  ConvGeometry g;
+  g.strides = c.attrInts("strides");
+  g.dilations = c.attrInts("dilations");
+  std::vector<int64_t> pads = c.attrInts("pads");
+  if (g.strides.empty())
+    g.strides.assign(spatial, 1);
+  if (g.dilations.empty())
+    g.dilations.assign(spatial, 1);
+  if (pads.empty())
+    pads.assign(2 * spatial, 0);
+  // ONNX: pads = [x1_begin, x2_begin, ..., x1_end, x2_end, ...].
+  if (g.strides.size() != spatial || g.dilations.size() != spatial ||
+      pads.size() != 2 * spatial)
+    return Status::error(
+        "conv: strides, dilations and pads must have " +
+        std::to_string(spatial) + ", " + std::to_string(spatial) + " and " +
+        std::to_string(2 * spatial) + " entries for " +
+        std::to_string(spatial) + " spatial dimensions, not " +
+        std::to_string(g.strides.size()) + ", " +
+        std::to_string(g.dilations.size()) + " and " +
+        std::to_string(pads.size()));
+  for (size_t i = 0; i < spatial; ++i) {
+    if (g.strides[i] < 1 || g.dilations[i] < 1)
+      return Status::error("conv: strides and dilations must be positive");
+    if (pads[i] < 0 || pads[i + spatial] < 0)
+      return Status::error("conv: pads must not be negative");
+    g.padBegin.push_back(pads[i]);
+    g.padEnd.push_back(pads[i + spatial]);
+  }
+  return g;
+}
+
+GradFn reshapeGrad() {
+  return [](GradCtx &c) {
+    c.addGrad(0, c.emit("reshape", {c.dy()},
+                        {{"shape", Attribute(c.x(0)->type().dims())}}));
+    return Status::success();
+  };
+}
 } // namespace cnnc::ops

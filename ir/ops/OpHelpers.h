@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ir/OpDef.h"
+#include "ir/ops/GradCtx.h"
 
 #include <cmath>
 #include <cstring>
@@ -132,4 +133,17 @@ ShapeFn classLossShape();
 /// pooling and other reductions).
 FlopsFn flopsPerInput(int64_t perElement);
 
+/// Per spatial axis of conv and its gradients: stride, dilation, begin and
+/// end padding, defaults filled.
+struct ConvGeometry {
+  std::vector<int64_t> strides, dilations, padBegin, padEnd;
+};
+
+/// Reads and checks the strides, dilations and pads of a conv node (or of
+/// conv_grad_data / conv_grad_weight) for \p spatial spatial axes.
+Expected<ConvGeometry> convGeometry(const ShapeCtx &c, size_t spatial);
+
+/// Gradient of the reshape-like ops (reshape, flatten, squeeze, unsqueeze):
+/// dy reshaped back to x's shape.
+GradFn reshapeGrad();
 } // namespace cnnc::ops

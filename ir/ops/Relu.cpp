@@ -6,6 +6,12 @@
 
 namespace cnnc::ops {
 
+/// dx = dy where x > 0 (equivalently y > 0), else 0.
+static Status gradRelu(GradCtx &c) {
+  c.addGrad(0, c.emit("relu_grad", {c.dy(), c.y()}));
+  return Status::success();
+}
+
 OpDef defineRelu() {
   return OpDef("relu")
       .summary("Rectified linear unit, y = max(x, 0)")
@@ -18,7 +24,8 @@ OpDef defineRelu() {
       .pattern(FusionPattern::Elementwise)
       .lower(unaryLower([](Halide::Expr x) {
         return Halide::max(x, Halide::Internal::make_zero(x.type()));
-      }));
+      }))
+      .grad(gradRelu);
 }
 
 } // namespace cnnc::ops

@@ -79,6 +79,8 @@ static Status exportReshape(OnnxExportCtx &c) {
   return Status::success();
 }
 
+
+
 /// ONNX Reshape-5+ takes the shape as an input; the importer requires it to
 /// be constant and makes it this attribute (as Reshape-1 had it).
 OpDef defineReshape() {
@@ -95,7 +97,8 @@ OpDef defineReshape() {
       .fold(copyDataFold())
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Injective)
-      .lower(reshapeLower());
+      .lower(reshapeLower())
+      .grad(reshapeGrad());
 }
 
 } // namespace cnnc::ops

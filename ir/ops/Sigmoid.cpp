@@ -6,6 +6,14 @@
 
 namespace cnnc::ops {
 
+/// dx = dy * y * (1 - y).
+static Status gradSigmoid(GradCtx &c) {
+  Value *one = c.scalar(1.0, c.y()->type().dtype());
+  Value *slope = c.emit("mul", {c.y(), c.emit("sub", {one, c.y()})});
+  c.addGrad(0, c.emit("mul", {c.dy(), slope}));
+  return Status::success();
+}
+
 OpDef defineSigmoid() {
   return OpDef("sigmoid")
       .summary("Logistic sigmoid, y = 1 / (1 + exp(-x))")
@@ -17,7 +25,8 @@ OpDef defineSigmoid() {
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
       .lower(unaryLower(
-          [](Halide::Expr x) { return 1 / (1 + safeExp(-x)); }));
+          [](Halide::Expr x) { return 1 / (1 + safeExp(-x)); }))
+      .grad(gradSigmoid);
 }
 
 } // namespace cnnc::ops

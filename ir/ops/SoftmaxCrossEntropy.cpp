@@ -35,6 +35,12 @@ static Status lowerSoftmaxCrossEntropy(LowerCtx &c) {
   return Status::success();
 }
 
+static Status gradSoftmaxCrossEntropy(GradCtx &c) {
+  c.addGrad(0, c.emit("softmax_cross_entropy_grad",
+                      {c.x(0), c.x(1), c.dy()}));
+  return Status::success();
+}
+
 /// mean over i of -log(softmax(logits[i])[labels[i]]); no ONNX mapping yet
 /// (ONNX SoftmaxCrossEntropyLoss-12 has more options: weights, reduction,
 /// ignore_index).
@@ -47,7 +53,9 @@ OpDef defineSoftmaxCrossEntropy() {
       .inferShape(classLossShape())
       .flops(flopsPerInput(4)) // max, exp, sum, and the log-probability
       .pattern(FusionPattern::Opaque)
-      .lower(lowerSoftmaxCrossEntropy);
+      .lower(lowerSoftmaxCrossEntropy)
+      .nonDifferentiable(1)
+      .grad(gradSoftmaxCrossEntropy);
 }
 
 } // namespace cnnc::ops

@@ -6,6 +6,13 @@
 
 namespace cnnc::ops {
 
+/// dx = dy / (2 sqrt(x)) = dy * 0.5 / y.
+static Status gradSqrt(GradCtx &c) {
+  Value *half = c.scalar(0.5, c.y()->type().dtype());
+  c.addGrad(0, c.emit("div", {c.emit("mul", {c.dy(), half}), c.y()}));
+  return Status::success();
+}
+
 OpDef defineSqrt() {
   return OpDef("sqrt")
       .summary("Square root, y = sqrt(x)")
@@ -16,7 +23,8 @@ OpDef defineSqrt() {
       .fold(unaryFold([](double x) { return std::sqrt(x); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
-      .lower(unaryLower([](Halide::Expr x) { return Halide::sqrt(x); }));
+      .lower(unaryLower([](Halide::Expr x) { return Halide::sqrt(x); }))
+      .grad(gradSqrt);
 }
 
 } // namespace cnnc::ops

@@ -64,6 +64,8 @@ static Status exportSqueeze(OnnxExportCtx &c) {
   return Status::success();
 }
 
+
+
 /// ONNX Squeeze-13 takes axes as an input; the importer requires it to be
 /// constant and makes it this attribute (as opsets 1-12 had it).
 OpDef defineSqueeze() {
@@ -80,7 +82,8 @@ OpDef defineSqueeze() {
       .fold(copyDataFold())
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Injective)
-      .lower(reshapeLower());
+      .lower(reshapeLower())
+      .grad(reshapeGrad());
 }
 
 } // namespace cnnc::ops

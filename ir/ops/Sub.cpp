@@ -5,6 +5,13 @@
 
 namespace cnnc::ops {
 
+static Status gradSub(GradCtx &c) {
+  c.addGrad(0, c.dy());
+  if (c.needs(1))
+    c.addGrad(1, c.emit("neg", {c.dy()}));
+  return Status::success();
+}
+
 OpDef defineSub() {
   return OpDef("sub")
       .summary("Elementwise difference with numpy broadcasting, y = a - b")
@@ -18,7 +25,8 @@ OpDef defineSub() {
       .pattern(FusionPattern::Broadcast)
       .lower(broadcastLower([](const std::vector<Halide::Expr> &v) {
         return v[0] - v[1];
-      }));
+      }))
+      .grad(gradSub);
 }
 
 } // namespace cnnc::ops

@@ -21,6 +21,13 @@ static int64_t sumFlops(const Node &n) {
   return y.isStatic() ? y.numElements() * int64_t(n.numOperands() - 1) : 0;
 }
 
+/// Every operand gets dy (summed back over broadcast axes by addGrad).
+static Status gradSum(GradCtx &c) {
+  for (size_t i = 0; i < c.node().numOperands(); ++i)
+    c.addGrad(i, c.dy());
+  return Status::success();
+}
+
 /// ONNX Sum-8+ broadcasts (Sum-6 requires equal shapes, a special case).
 OpDef defineSum() {
   return OpDef("sum")
@@ -38,7 +45,8 @@ OpDef defineSum() {
         for (size_t i = 1; i < v.size(); ++i)
           s = s + v[i];
         return s;
-      }));
+      }))
+      .grad(gradSum);
 }
 
 } // namespace cnnc::ops

@@ -6,6 +6,14 @@
 
 namespace cnnc::ops {
 
+/// dx = dy * (1 - y^2).
+static Status gradTanh(GradCtx &c) {
+  Value *one = c.scalar(1.0, c.y()->type().dtype());
+  Value *slope = c.emit("sub", {one, c.emit("mul", {c.y(), c.y()})});
+  c.addGrad(0, c.emit("mul", {c.dy(), slope}));
+  return Status::success();
+}
+
 OpDef defineTanh() {
   return OpDef("tanh")
       .summary("Hyperbolic tangent, y = tanh(x)")
@@ -16,7 +24,8 @@ OpDef defineTanh() {
       .fold(unaryFold([](double x) { return std::tanh(x); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
-      .lower(unaryLower([](Halide::Expr x) { return Halide::tanh(x); }));
+      .lower(unaryLower([](Halide::Expr x) { return Halide::tanh(x); }))
+      .grad(gradTanh);
 }
 
 } // namespace cnnc::ops

@@ -58,6 +58,20 @@ static Status lowerTranspose(LowerCtx &c) {
   return Status::success();
 }
 
+/// dx = dy transposed by the inverse permutation.
+static Status gradTranspose(GradCtx &c) {
+  std::vector<int64_t> perm = c.node().attrInts("perm");
+  int64_t rank = c.x(0)->type().rank();
+  if (perm.empty())
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+  std::vector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    inverse[size_t(perm[i])] = int64_t(i);
+  c.addGrad(0, c.emit("transpose", {c.dy()}, {{"perm", Attribute(inverse)}}));
+  return Status::success();
+}
+
 OpDef defineTranspose() {
   return OpDef("transpose")
       .summary("Permutes the axes of x, y.dims[i] = x.dims[perm[i]]")
@@ -70,7 +84,8 @@ OpDef defineTranspose() {
       .fold(foldTranspose)
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Injective)
-      .lower(lowerTranspose);
+      .lower(lowerTranspose)
+      .grad(gradTranspose);
 }
 
 } // namespace cnnc::ops

@@ -46,6 +46,8 @@ static Status exportUnsqueeze(OnnxExportCtx &c) {
   return Status::success();
 }
 
+
+
 /// ONNX Unsqueeze-13 takes axes as an input; the importer requires it to
 /// be constant and makes it this attribute (as opsets 1-12 had it).
 OpDef defineUnsqueeze() {
@@ -61,7 +63,8 @@ OpDef defineUnsqueeze() {
       .fold(copyDataFold())
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Injective)
-      .lower(reshapeLower());
+      .lower(reshapeLower())
+      .grad(reshapeGrad());
 }
 
 } // namespace cnnc::ops

@@ -1,4 +1,4 @@
-//===- ir/ops/ReduceMean.cpp - reduce_mean: mean over axes ----------------===//
+//===- ir/ops/Reduce.cpp - reduce_mean and reduce_sum over axes ----------===//
 #include "ir/ops/LowerHelpers.h"
 #include "ir/ops/OnnxHelpers.h"
 #include "ir/ops/OpHelpers.h"
@@ -24,7 +24,7 @@ static Expected<std::vector<bool>> reducedAxes(const Node &n, int64_t rank) {
   return reduced;
 }
 
-static Status inferReduceMean(ShapeCtx &c) {
+static Status inferReduce(ShapeCtx &c) {
   const TensorType &x = c.input(0);
   CNNC_RETURN_IF_ERROR(expectNumeric(c, 0));
   auto reduced = reducedAxes(c.node(), x.rank());
@@ -41,8 +41,8 @@ static Status inferReduceMean(ShapeCtx &c) {
   return Status::success();
 }
 
-/// Sums in double, then divides by the number of reduced elements.
-static Status foldReduceMean(FoldCtx &c) {
+/// Sums in double, then (mean) divides by the number of reduced elements.
+static Status foldReduce(FoldCtx &c, bool mean) {
   const Tensor &x = c.input(0);
   Tensor &y = c.makeOutput(0);
   const std::vector<int64_t> &dims = x.dims();
@@ -63,12 +63,12 @@ static Status foldReduceMean(FoldCtx &c) {
   });
   int64_t count = y.numElements() ? x.numElements() / y.numElements() : 0;
   for (size_t i = 0; i < sum.size(); ++i)
-    y.setDouble(int64_t(i), sum[i] / double(count));
+    y.setDouble(int64_t(i), mean ? sum[i] / double(count) : sum[i]);
   return Status::success();
 }
 
 /// One add per input element and one divide per output element.
-static int64_t reduceMeanFlops(const Node &n) {
+static int64_t reduceFlops(const Node &n) {
   const TensorType &x = n.operand(0)->type(), &y = n.result(0)->type();
   return x.isStatic() && y.isStatic() ? x.numElements() + y.numElements() : 0;
 }
@@ -78,7 +78,7 @@ static int64_t reduceMeanFlops(const Node &n) {
 /// the fold). The division is not an update of y: Halide 14 drops the
 /// vector tail of an update that reads its own value twice, as truncDiv
 /// does.
-static Status lowerReduceMean(LowerCtx &c) {
+static Status lowerReduce(LowerCtx &c, bool mean) {
   const TensorType &x = c.inType(0);
   CNNC_ASSIGN_OR_RETURN(std::vector<bool> reduced,
                         reducedAxes(c.node(), x.rank()));
@@ -107,16 +107,18 @@ static Status lowerReduceMean(LowerCtx &c) {
   updateAt(sum, out, callAt(sum, out) + c.in(0, xi));
   sum.compute_root();
   double count = double(productOf(extents, 0, extents.size()));
-  c.define(0, truncDiv(callAt(sum, out), constOf(t, count)));
+  c.define(0, mean ? truncDiv(callAt(sum, out), constOf(t, count))
+                   : callAt(sum, out));
   return Status::success();
 }
 
-/// ONNX ReduceMean-18 gives axes as an optional input, which must be
-/// constant; with noop_with_empty_axes = 1 and no axes it is the identity.
-static Status importReduceMean(OnnxImportCtx &c) {
+/// ONNX ReduceMean-18 and ReduceSum-13 give axes as an optional input,
+/// which must be constant; with noop_with_empty_axes = 1 and no axes it is
+/// the identity.
+static Status importReduce(OnnxImportCtx &c, int axesInputSince) {
   CNNC_ASSIGN_OR_RETURN(int64_t noop, c.takeInt("noop_with_empty_axes", 0));
   CNNC_ASSIGN_OR_RETURN(Value * x, c.input(0));
-  if (c.opset() >= 18 && c.hasInput(1)) {
+  if (c.opset() >= axesInputSince && c.hasInput(1)) {
     CNNC_ASSIGN_OR_RETURN(std::vector<int64_t> axes, c.constantInts(1));
     c.attrs()["axes"] = Attribute(axes);
   }
@@ -130,24 +132,61 @@ static Status importReduceMean(OnnxImportCtx &c) {
   return Status::success();
 }
 
-/// ONNX ReduceMean-1..17 (axes as attribute; ReduceMean-18 takes them as an
-/// input, which the importer requires constant).
-OpDef defineReduceMean() {
-  return OpDef("reduce_mean")
-      .summary("Mean over the given axes (all when axes is empty)")
+/// The gradient of a sum over axes is dy broadcast back over them (divided
+/// by the count for the mean); without keepdims the reduced axes are first
+/// put back as 1s.
+static Status gradReduce(GradCtx &c, bool mean) {
+  const TensorType &x = c.x(0)->type();
+  CNNC_ASSIGN_OR_RETURN(std::vector<bool> reduced,
+                        reducedAxes(c.node(), x.rank()));
+  Value *g = c.dy();
+  std::vector<int64_t> kept;
+  int64_t count = 1;
+  for (int64_t i = 0; i < x.rank(); ++i) {
+    kept.push_back(reduced[size_t(i)] ? 1 : x.dim(i));
+    count *= reduced[size_t(i)] ? x.dim(i) : 1;
+  }
+  if (c.node().attrInt("keepdims") == 0)
+    g = c.emit("reshape", {g}, {{"shape", Attribute(kept)}});
+  g = c.emit("expand", {g}, {{"shape", Attribute(x.dims())}});
+  if (mean)
+    g = c.emit("mul", {g, c.scalar(1.0 / double(count), x.dtype())});
+  c.addGrad(0, g);
+  return Status::success();
+}
+
+static OpDef reduceOp(const std::string &name, bool mean) {
+  return OpDef(name)
       .inputs({"x"})
       .outputs({"y"})
       .attr("axes", AttrKind::Ints, std::vector<int64_t>{},
             "reduced axes; empty = all")
       .attr("keepdims", AttrKind::Int, int64_t(1),
             "1: keep reduced axes with size 1")
-      .onnx("ReduceMean", 1)
-      .onnxImport(importReduceMean)
-      .inferShape(inferReduceMean)
-      .fold(foldReduceMean)
-      .flops(reduceMeanFlops)
+      .inferShape(inferReduce)
+      .fold([mean](FoldCtx &c) { return foldReduce(c, mean); })
+      .flops(reduceFlops)
       .pattern(FusionPattern::Reduction)
-      .lower(lowerReduceMean);
+      .lower([mean](LowerCtx &c) { return lowerReduce(c, mean); })
+      .grad([mean](GradCtx &c) { return gradReduce(c, mean); });
+}
+
+/// ONNX ReduceMean-1..17 (axes as attribute; ReduceMean-18 takes them as an
+/// input, which the importer requires constant).
+OpDef defineReduceMean() {
+  return reduceOp("reduce_mean", true)
+      .summary("Mean over the given axes (all when axes is empty)")
+      .onnx("ReduceMean", 1)
+      .onnxImport([](OnnxImportCtx &c) { return importReduce(c, 18); });
+}
+
+/// ONNX ReduceSum-1..12 (axes as attribute; ReduceSum-13 takes them as an
+/// input, which the importer requires constant).
+OpDef defineReduceSum() {
+  return reduceOp("reduce_sum", false)
+      .summary("Sum over the given axes (all when axes is empty)")
+      .onnx("ReduceSum", 1)
+      .onnxImport([](OnnxImportCtx &c) { return importReduce(c, 13); });
 }
 
 } // namespace cnnc::ops
