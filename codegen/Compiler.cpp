@@ -121,7 +121,30 @@ static Status prepareGraph(Graph &g) {
   return Status::success();
 }
 
+/// What makes two nodes compile to the same kernel: the op, the attributes
+/// and the operand and result types (names do not matter).
+static std::string kernelSignature(const Node &n) {
+  std::string s = n.op() + "{";
+  for (const auto &[k, v] : n.attrs())
+    s += k + "=" + v.str() + ",";
+  s += "}(";
+  for (const Value *v : n.operands())
+    s += v->type().str() + ",";
+  s += ")->(";
+  for (size_t i = 0; i < n.numResults(); ++i)
+    s += n.result(i)->type().str() + ",";
+  return s + ")";
+}
+
 Status compileModel(Graph &g, const CompileOptions &opts) {
+  return compileModel(std::vector<Graph *>{&g}, opts);
+}
+
+Status compileModel(const std::vector<Graph *> &fns,
+                    const CompileOptions &opts) {
+  if (fns.empty())
+    return Status::error("nothing to compile");
+  Graph &g = *fns[0];
   if (!isCIdentifier(opts.name))
     return Status::error("--name '" + opts.name +
                          "' is not a C identifier (letters, digits, '_')");
@@ -146,23 +169,43 @@ Status compileModel(Graph &g, const CompileOptions &opts) {
     return Status::error("this cnnc was built without the " + family +
                          " runtime (install the cross headers and rebuild)");
 
-  CNNC_RETURN_IF_ERROR(prepareGraph(g));
-  CNNC_ASSIGN_OR_RETURN(ModelPlan plan, planModel(g, opts.name, opts.seed));
+  std::vector<const Graph *> planned;
+  for (Graph *f : fns) {
+    Status st = prepareGraph(*f);
+    if (!st.ok())
+      return fns.size() > 1 ? Status::error("function @" + f->name() + ": " +
+                                            st.message())
+                            : st;
+    planned.push_back(f);
+  }
+  CNNC_ASSIGN_OR_RETURN(ModelPlan plan,
+                        planModel(planned, opts.name, opts.seed));
 
   TempDir tmp;
   tmp.keep = opts.keepTemps;
   if (tmp.path.empty())
     return Status::error("cannot create a temporary directory");
 
-  // Kernels: one pipeline per step, compiled into one object.
+  // Kernels: one pipeline per distinct step (steps with the same op,
+  // attributes and types share one), compiled into one object.
   Halide::Target kernelTarget = target.with_feature(Halide::Target::NoRuntime)
                                     .with_feature(Halide::Target::UserContext);
   std::vector<Halide::Module> modules;
-  for (const PlanStep &s : plan.steps) {
+  std::map<std::string, std::string> kernels; // signature -> kernel name
+  for (PlanStep &s : plan.steps) {
+    if (s.kernel.empty())
+      continue; // a copy, done by the runtime
+    std::string sig = kernelSignature(*s.node);
+    auto it = kernels.find(sig);
+    if (it != kernels.end()) {
+      s.kernel = it->second;
+      continue;
+    }
     auto m = lowerNodeToModule(*s.node, s.kernel, kernelTarget);
     if (!m.ok())
       return Status::error("node '" + s.name + "': " + m.status().message());
     modules.push_back(std::move(*m));
+    kernels[sig] = s.kernel;
   }
   std::vector<std::string> objects;
   std::string glueObj = (tmp.path / "glue.o").string();
@@ -189,6 +232,7 @@ Status compileModel(Graph &g, const CompileOptions &opts) {
   glue.weightsFile = opts.name + ".weights";
   glue.exportGenericApi = !isStatic;
   glue.runtimeBitcode = *bitcode;
+  glue.optimizer = opts.optimizer;
   CNNC_RETURN_IF_ERROR(emitGlueObject(plan, glue, glueObj));
 
   // Link into a temporary file, then move everything into place.

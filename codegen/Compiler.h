@@ -6,6 +6,7 @@
 #include "ir/Support.h"
 
 #include <string>
+#include <vector>
 
 namespace cnnc {
 
@@ -22,6 +23,8 @@ struct CompileOptions {
   bool externalWeights = false;
   /// Seed of random parameter initialisers.
   uint64_t seed = 0;
+  /// --train: the optimizer the training functions use ("" otherwise).
+  std::string optimizer;
   /// Keep intermediate objects (for debugging) next to the output.
   bool keepTemps = false;
 };
@@ -29,6 +32,10 @@ struct CompileOptions {
 /// Compiles \p g (verified, shapes inferable) into a library and header.
 /// Writes nothing at the output paths unless everything succeeded.
 Status compileModel(Graph &g, const CompileOptions &opts);
+/// Compiles several functions sharing parameters by name into one library
+/// (passes/Training.h); the first is the inference function.
+Status compileModel(const std::vector<Graph *> &fns,
+                    const CompileOptions &opts);
 
 /// True if \p s is a valid C identifier (for --name).
 bool isCIdentifier(const std::string &s);

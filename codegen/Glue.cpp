@@ -30,7 +30,7 @@
 
 namespace cnnc {
 
-static constexpr uint32_t kAbiVersion = 1; // CNNC_ABI_VERSION
+static constexpr uint32_t kAbiVersion = 2; // CNNC_ABI_VERSION
 static constexpr int kMaxRank = 8;         // CNNC_MAX_RANK
 
 std::vector<std::string> exportedSymbols(const ModelPlan &plan,
@@ -78,6 +78,7 @@ private:
   llvm::Constant *i32Array(const std::vector<int32_t> &v, const char *name);
   llvm::Constant *tensorTable();
   llvm::Constant *stepTable();
+  llvm::Constant *functionTable();
   void emitEntryPoints(llvm::GlobalVariable *model);
   llvm::Function *declare(const char *name, llvm::Type *ret,
                           std::vector<llvm::Type *> params) {
@@ -102,7 +103,7 @@ private:
   llvm::Type *i8_, *i32_, *i64_;
   llvm::PointerType *ptr_;
   llvm::StructType *tensorTy_ = nullptr, *stepTy_ = nullptr,
-                   *modelTy_ = nullptr;
+                   *functionTy_ = nullptr, *modelTy_ = nullptr;
   std::map<std::string, llvm::Constant *> strings_;
 };
 
@@ -161,8 +162,14 @@ llvm::Constant *GlueBuilder::stepTable() {
       "cnnc_rt_step");
   std::vector<llvm::Constant *> rows;
   for (const PlanStep &s : plan_.steps) {
-    auto *fn = llvm::cast<llvm::Function>(
-        m_->getOrInsertFunction(s.kernel + "_argv", kernelTy).getCallee());
+    // A copy step (assign) has no kernel: the runtime copies.
+    llvm::Constant *fn =
+        s.kernel.empty()
+            ? llvm::cast<llvm::Constant>(
+                  llvm::ConstantPointerNull::get(kernelPtrTy))
+            : llvm::cast<llvm::Constant>(
+                  m_->getOrInsertFunction(s.kernel + "_argv", kernelTy)
+                      .getCallee());
     rows.push_back(llvm::ConstantStruct::get(
         stepTy_, {cstring(s.name), fn, i32(int64_t(s.args.size())),
                   i32Array(s.args, "cnnc_rt_step_args"), i64(s.flops)}));
@@ -175,10 +182,36 @@ llvm::Constant *GlueBuilder::stepTable() {
   return llvm::ConstantExpr::getBitCast(gv, llvm::PointerType::get(stepTy_, 0));
 }
 
+llvm::Constant *GlueBuilder::functionTable() {
+  // struct cnnc_rt_function { const char *name; int32_t num_inputs,
+  //   num_outputs; const int32_t *input_tensors, *output_tensors;
+  //   int32_t first_step, num_steps; }
+  auto *i32p = llvm::PointerType::get(i32_, 0);
+  functionTy_ = llvm::StructType::create(
+      ctx_, {ptr_, i32_, i32_, i32p, i32p, i32_, i32_}, "cnnc_rt_function");
+  std::vector<llvm::Constant *> rows;
+  for (const PlanFunction &f : plan_.functions)
+    rows.push_back(llvm::ConstantStruct::get(
+        functionTy_,
+        {cstring(f.name), i32(int64_t(f.inputs.size())),
+         i32(int64_t(f.outputs.size())),
+         i32Array(f.inputs, "cnnc_rt_fn_inputs"),
+         i32Array(f.outputs, "cnnc_rt_fn_outputs"), i32(f.firstStep),
+         i32(f.numSteps)}));
+  auto *ty = llvm::ArrayType::get(functionTy_, rows.size());
+  auto *gv = new llvm::GlobalVariable(*m_, ty, true,
+                                      llvm::GlobalValue::InternalLinkage,
+                                      llvm::ConstantArray::get(ty, rows),
+                                      "cnnc_rt_functions");
+  return llvm::ConstantExpr::getBitCast(gv,
+                                        llvm::PointerType::get(functionTy_, 0));
+}
+
 std::unique_ptr<llvm::Module> GlueBuilder::build() {
   m_->setTargetTriple(opts_.triple);
   llvm::Constant *tensors = tensorTable();
   llvm::Constant *steps = stepTable();
+  llvm::Constant *functions = functionTable();
 
   std::vector<int32_t> trainable;
   for (int32_t p : plan_.params)
@@ -207,7 +240,8 @@ std::unique_ptr<llvm::Module> GlueBuilder::build() {
       ctx_,
       {i32_, ptr_, ptr_, i32_, llvm::PointerType::get(tensorTy_, 0), i32_,
        llvm::PointerType::get(stepTy_, 0), i32_, i32_, i32_, i32p, i32p, i32p,
-       i64_, i64_, ptr_, i64_, ptr_, i32p},
+       i64_, i64_, ptr_, i64_, ptr_, i32p, i32_,
+       llvm::PointerType::get(functionTy_, 0), ptr_},
       "cnnc_rt_model");
   llvm::Constant *model = llvm::ConstantStruct::get(
       modelTy_,
@@ -225,7 +259,9 @@ std::unique_ptr<llvm::Module> GlueBuilder::build() {
            ? llvm::cast<llvm::Constant>(
                  llvm::ConstantPointerNull::get(ptr_))
            : cstring(opts_.weightsFile),
-       i32Array(trainable, "cnnc_rt_param_trainable")});
+       i32Array(trainable, "cnnc_rt_param_trainable"),
+       i32(int64_t(plan_.functions.size())), functions,
+       cstring(opts_.optimizer)});
   auto *gv = new llvm::GlobalVariable(*m_, modelTy_, true,
                                       llvm::GlobalValue::ExternalLinkage, model,
                                       "cnnc_rt_this_model");

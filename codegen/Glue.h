@@ -17,6 +17,7 @@ struct GlueOptions {
   std::string weightsFile; ///< --weights=external: file name next to the library
   bool exportGenericApi = true; ///< also export cnnc_model_api (shared libraries)
   std::string runtimeBitcode;   ///< the C runtime built for this target family
+  std::string optimizer;        ///< --train: the optimizer ("" otherwise)
 };
 
 /// Emits the glue module for \p plan (tables as constants, the typed entry

@@ -4,6 +4,7 @@
 #include "codegen/ModelPlan.h"
 #include "ir/Support.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,17 @@ Status writeArchive(const std::vector<std::string> &objects,
 /// Writes the initial parameters of \p plan in the runtime's weights format
 /// (runtime/cnnc_weights_format.h).
 Status writeWeightsFile(const ModelPlan &plan, const std::string &path);
+
+/// Reads a parameter file (a checkpoint or weights file), checksum first;
+/// the parameters by name.
+Expected<std::map<std::string, Tensor>>
+readWeightsFile(const std::string &path);
+
+/// Makes the values in \p values (by name) the initial values of \p g's
+/// parameters. Every parameter of \p g must be there with its type; names
+/// that \p g lacks (optimizer state) are ignored.
+Status setParamValues(Graph &g, const std::map<std::string, Tensor> &values,
+                      const std::string &source);
 
 /// Copies \p from to \p to atomically (a temporary next to \p to, renamed).
 Status installFile(const std::string &from, const std::string &to);

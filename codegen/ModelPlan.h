@@ -30,16 +30,28 @@ struct PlanTensor {
 };
 
 struct PlanStep {
-  std::string name;    ///< the node's first result name
-  std::string kernel;  ///< the Halide pipeline's function name
+  std::string name;    ///< the node's first result name (assign: its target)
+  /// The Halide pipeline's function name; empty for a copy step (assign):
+  /// args = {target, value}, performed by the runtime.
+  std::string kernel;
   std::vector<int32_t> args; ///< tensor indices: operands, then results
   int64_t flops = 0;
   const Node *node = nullptr;
 };
 
+/// One entry point: a range of steps with its own inputs and outputs.
+struct PlanFunction {
+  std::string name;
+  std::vector<int32_t> inputs, outputs;
+  int32_t firstStep = 0, numSteps = 0;
+};
+
 struct ModelPlan {
   std::vector<PlanTensor> tensors;
+  /// Every function's steps, function after function.
   std::vector<PlanStep> steps;
+  /// Function 0 is inference; `inputs` and `outputs` repeat its lists.
+  std::vector<PlanFunction> functions;
   std::vector<int32_t> inputs, outputs, params;
   int64_t arenaBytes = 0, paramBytes = 0;
   /// The parameter block's initial image (paramBytes), then the constants.
@@ -49,11 +61,21 @@ struct ModelPlan {
 /// Rounds up to the 64-byte alignment of every tensor.
 inline int64_t alignTo64(int64_t n) { return (n + 63) & ~int64_t(63); }
 
-/// Plans \p g, whose outputs must all be distinct node results that are not
-/// constants (see prepareForCodegen). Kernel names are
+/// Plans the functions \p fns (each graph one function, named after the
+/// graph), whose outputs must all be distinct node results that are not
+/// constants (see prepareForCodegen). Parameters are shared by name: one
+/// tensor in one parameter block, whose type must agree everywhere; the
+/// first declaration gives its initial value. Each function's temporaries
+/// start at arena offset 0 (functions never run at the same time). The
+/// assigns of a function become its last steps. Kernel names are
 /// `<prefix>_<index>_<op>`. Random initial values are drawn from \p seed.
-Expected<ModelPlan> planModel(const Graph &g, const std::string &prefix,
-                              uint64_t seed);
+Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
+                              const std::string &prefix, uint64_t seed);
+/// A model with one function.
+inline Expected<ModelPlan> planModel(const Graph &g, const std::string &prefix,
+                                     uint64_t seed) {
+  return planModel(std::vector<const Graph *>{&g}, prefix, seed);
+}
 
 /// Makes \p g ready to plan: every graph output becomes the result of its
 /// own non-constant node (an identity copy is inserted for an output that is

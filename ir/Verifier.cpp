@@ -106,7 +106,11 @@ bool verifyGraph(const Graph &g, DiagEngine &diag) {
     for (size_t i = 0; i < n->numResults(); ++i)
       defined.insert(n->result(i));
   }
-  if (g.outputs().empty()) {
+  // A graph must compute something: an output, or an effect (assign).
+  bool effects = false;
+  for (const Node *n : g.nodes())
+    effects |= !n->def().isPure();
+  if (g.outputs().empty() && !effects) {
     diag.error(g.loc(), "graph @" + g.name() + " returns nothing");
     ok = false;
   }

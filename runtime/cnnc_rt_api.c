@@ -60,17 +60,37 @@ static cnnc_tensor_desc *make_descs(const cnnc_rt_model *m, int32_t count,
   return d;
 }
 
+static cnnc_status api_run_function(cnnc_ctx *ctx, const char *name,
+                                    const cnnc_tensor *inputs,
+                                    size_t num_inputs, cnnc_tensor *outputs,
+                                    size_t num_outputs) {
+  if (!ctx)
+    return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
+                        "run_function: ctx is null");
+  int32_t fn = cnnc_rt_find_function(ctx->m, name);
+  if (fn < 0)
+    return cnnc_rt_fail(ctx, CNNC_ERR_NOT_FOUND,
+                        "run_function: model '%s' has no function '%s'",
+                        ctx->m->name, name ? name : "(null)");
+  return cnnc_rt_run_function(ctx, fn, inputs, num_inputs, outputs,
+                              num_outputs);
+}
+
 static void build_api(void) {
   const cnnc_rt_model *m = &cnnc_rt_this_model;
   cnnc_tensor_desc *in = make_descs(m, m->num_inputs, m->input_tensors, 0);
   cnnc_tensor_desc *out = make_descs(m, m->num_outputs, m->output_tensors, 0);
   cnnc_tensor_desc *par = make_descs(m, m->num_params, m->param_tensors, 1);
-  if (!in || !out || !par) {
+  const char **fns = calloc((size_t)m->num_functions + 1, sizeof *fns);
+  if (!in || !out || !par || !fns) {
     free(in);
     free(out);
     free(par);
+    free(fns);
     return;
   }
+  for (int32_t f = 0; f < m->num_functions; ++f)
+    fns[f] = m->functions[f].name;
   cnnc_model_api *a = &the_api;
   a->abi_version = CNNC_ABI_VERSION;
   a->name = m->name;
@@ -97,6 +117,18 @@ static void build_api(void) {
   a->step_flops = api_step_flops;
   a->set_profiling = cnnc_rt_set_profiling;
   a->step_seconds = cnnc_rt_step_seconds;
+  a->num_functions = (size_t)m->num_functions;
+  a->function_names = fns;
+  a->run_function = api_run_function;
+  a->optimizer = m->optimizer;
+  a->train_step = cnnc_rt_train_step;
+  a->eval = cnnc_rt_eval;
+  a->forward_backward = cnnc_rt_forward_backward;
+  a->apply_gradients = cnnc_rt_apply_gradients;
+  a->get_train_config = cnnc_rt_get_train_config;
+  a->set_train_config = cnnc_rt_set_train_config;
+  a->train_steps_done = cnnc_rt_train_steps_done;
+  a->learning_rate = cnnc_rt_learning_rate;
   api_ptr = a;
 }
 
@@ -109,7 +141,9 @@ __attribute__((destructor)) static void free_api(void) {
   free((void *)the_api.inputs);
   free((void *)the_api.outputs);
   free((void *)the_api.params);
+  free((void *)the_api.function_names);
   the_api.inputs = the_api.outputs = the_api.params = NULL;
+  the_api.function_names = NULL;
 }
 
 const cnnc_model_api *cnnc_rt_get_api(void) {

@@ -249,8 +249,9 @@ static cnnc_status check_model(const cnnc_rt_model *m) {
     return st;
   for (int32_t s = 0; s < m->num_steps; ++s) {
     const cnnc_rt_step *step = &m->steps[s];
-    if (!step->name || !step->fn || step->num_args < 0 ||
-        (step->num_args > 0 && !step->args))
+    if (!step->name || step->num_args < 0 ||
+        (step->num_args > 0 && !step->args) ||
+        (!step->fn && step->num_args != 2))
       return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
                           "model '%s': step %d ('%s') is malformed", m->name,
                           (int)s, step->name ? step->name : "(unnamed)");
@@ -260,6 +261,28 @@ static cnnc_status check_model(const cnnc_rt_model *m) {
                             "model '%s': step '%s' argument %d is tensor %d, "
                             "out of range",
                             m->name, step->name, (int)a, (int)step->args[a]);
+    if (!step->fn &&
+        m->tensors[step->args[0]].bytes != m->tensors[step->args[1]].bytes)
+      return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
+                          "model '%s': copy step '%s' between tensors of "
+                          "different sizes",
+                          m->name, step->name);
+  }
+  if (m->num_functions < 1 || !m->functions || !m->optimizer)
+    return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
+                        "model '%s': no function table", m->name);
+  for (int32_t f = 0; f < m->num_functions; ++f) {
+    const cnnc_rt_function *fn = &m->functions[f];
+    if (!fn->name || fn->first_step < 0 || fn->num_steps < 0 ||
+        fn->first_step > m->num_steps - fn->num_steps)
+      return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
+                          "model '%s': function %d is malformed", m->name,
+                          (int)f);
+    if ((st = check_list(m, "function input", fn->num_inputs,
+                         fn->input_tensors, CNNC_RT_INPUT)) ||
+        (st = check_list(m, "function output", fn->num_outputs,
+                         fn->output_tensors, CNNC_RT_OUTPUT)))
+      return st;
   }
   return CNNC_OK;
 }
@@ -285,6 +308,7 @@ void cnnc_rt_destroy(cnnc_ctx *ctx) {
   free(ctx->dims);
   free(ctx->argv);
   free(ctx->step_seconds);
+  free(ctx->scratch);
   free(ctx);
 }
 
@@ -325,6 +349,7 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
   ctx->magic = CNNC_CTX_MAGIC;
   ctx->self = ctx;
   ctx->m = m;
+  cnnc_rt_default_train_config(m->optimizer, &ctx->train);
 
   int32_t max_args = 0;
   for (int32_t s = 0; s < m->num_steps; ++s)
@@ -336,6 +361,13 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
   ctx->argv = calloc((size_t)max_args + 1, sizeof *ctx->argv);
   ctx->step_seconds = calloc(m->num_steps ? (size_t)m->num_steps : 1,
                              sizeof *ctx->step_seconds);
+  int64_t scratch = 0;
+  for (int32_t f = 0; f < m->num_functions; ++f)
+    if (m->functions[f].num_outputs > 1) {
+      int64_t b = m->tensors[m->functions[f].output_tensors[1]].bytes;
+      scratch = b > scratch ? b : scratch;
+    }
+  ctx->scratch = calloc(scratch > 0 ? (size_t)scratch : 1, 1);
   if (arena) {
     ctx->arena = arena;
   } else if (need > 0) {
@@ -344,6 +376,7 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
     ctx->arena = ctx->owned;
   }
   if (!ctx->bufs || !ctx->dims || !ctx->argv || !ctx->step_seconds ||
+      !ctx->scratch ||
       (!arena && need > 0 && !ctx->owned)) {
     cnnc_rt_destroy(ctx);
     return cnnc_rt_fail(NULL, CNNC_ERR_OUT_OF_MEMORY,
@@ -439,8 +472,9 @@ static cnnc_status check_tensor(cnnc_ctx *ctx, const char *kind,
   return CNNC_OK;
 }
 
-/* Runs every step; the INPUT/OUTPUT buffers' hosts are already bound. */
-static cnnc_status run_steps(cnnc_ctx *ctx) {
+/* Runs the steps of function fn; the INPUT/OUTPUT buffers' hosts are
+ * already bound. */
+static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn) {
   const cnnc_rt_model *m = ctx->m;
   /* Halide returns the count in force, 0 if its pool has not started yet;
    * setting 0 back means "Halide's default" (HL_NUM_THREADS or the cores). */
@@ -450,8 +484,14 @@ static cnnc_status run_steps(cnnc_ctx *ctx) {
 
   cnnc_status st = CNNC_OK;
   tls_kernel_msg[0] = '\0';
-  for (int32_t s = 0; s < m->num_steps; ++s) {
+  const cnnc_rt_function *f = &m->functions[fn];
+  for (int32_t s = f->first_step; s < f->first_step + f->num_steps; ++s) {
     const cnnc_rt_step *step = &m->steps[s];
+    if (!step->fn) { /* assign: a copy (check_model checked the sizes) */
+      memcpy(ctx->bufs[step->args[0]].host, ctx->bufs[step->args[1]].host,
+             (size_t)m->tensors[step->args[0]].bytes);
+      continue;
+    }
     ctx->argv[0] = &ctx->self;
     for (int32_t a = 0; a < step->num_args; ++a) {
       halide_buffer_t *b = &ctx->bufs[step->args[a]];
@@ -485,37 +525,58 @@ static cnnc_status run_steps(cnnc_ctx *ctx) {
   return st;
 }
 
-cnnc_status cnnc_rt_run(cnnc_ctx *ctx, const cnnc_tensor *inputs,
-                        size_t num_inputs, cnnc_tensor *outputs,
-                        size_t num_outputs) {
+int32_t cnnc_rt_find_function(const cnnc_rt_model *m, const char *name) {
+  if (!m || !name)
+    return -1;
+  for (int32_t f = 0; f < m->num_functions; ++f)
+    if (strcmp(m->functions[f].name, name) == 0)
+      return f;
+  return -1;
+}
+
+cnnc_status cnnc_rt_run_function(cnnc_ctx *ctx, int32_t fn,
+                                 const cnnc_tensor *inputs, size_t num_inputs,
+                                 cnnc_tensor *outputs, size_t num_outputs) {
   if (!ctx)
     return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT, "run: ctx is null");
   const cnnc_rt_model *m = ctx->m;
-  if (num_inputs != (size_t)m->num_inputs)
+  if (fn < 0 || fn >= m->num_functions)
     return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
-                        "run: model '%s' takes %d inputs, got %zu", m->name,
-                        (int)m->num_inputs, num_inputs);
-  if (num_outputs != (size_t)m->num_outputs)
+                        "run: model '%s' has no function %d", m->name, (int)fn);
+  const cnnc_rt_function *f = &m->functions[fn];
+  if (num_inputs != (size_t)f->num_inputs)
     return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
-                        "run: model '%s' has %d outputs, got %zu", m->name,
-                        (int)m->num_outputs, num_outputs);
+                        "%s: model '%s' takes %d inputs, got %zu", f->name,
+                        m->name, (int)f->num_inputs, num_inputs);
+  if (num_outputs != (size_t)f->num_outputs)
+    return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
+                        "%s: model '%s' has %d outputs, got %zu", f->name,
+                        m->name, (int)f->num_outputs, num_outputs);
   if ((num_inputs && !inputs) || (num_outputs && !outputs))
-    return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT, "run: %s array is null",
+    return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT, "%s: %s array is null",
+                        f->name,
                         (num_inputs && !inputs) ? "the inputs" : "the outputs");
   cnnc_status st;
   for (size_t i = 0; i < num_inputs; ++i)
-    if ((st = check_tensor(ctx, "input", &m->tensors[m->input_tensors[i]],
+    if ((st = check_tensor(ctx, "input", &m->tensors[f->input_tensors[i]],
                            &inputs[i])))
       return st;
   for (size_t i = 0; i < num_outputs; ++i)
-    if ((st = check_tensor(ctx, "output", &m->tensors[m->output_tensors[i]],
+    if ((st = check_tensor(ctx, "output", &m->tensors[f->output_tensors[i]],
                            &outputs[i])))
       return st;
   for (size_t i = 0; i < num_inputs; ++i)
-    ctx->bufs[m->input_tensors[i]].host = inputs[i].data;
+    ctx->bufs[f->input_tensors[i]].host = inputs[i].data;
   for (size_t i = 0; i < num_outputs; ++i)
-    ctx->bufs[m->output_tensors[i]].host = outputs[i].data;
-  return run_steps(ctx);
+    ctx->bufs[f->output_tensors[i]].host = outputs[i].data;
+  return run_steps(ctx, fn);
+}
+
+cnnc_status cnnc_rt_run(cnnc_ctx *ctx, const cnnc_tensor *inputs,
+                        size_t num_inputs, cnnc_tensor *outputs,
+                        size_t num_outputs) {
+  return cnnc_rt_run_function(ctx, 0, inputs, num_inputs, outputs,
+                              num_outputs);
 }
 
 cnnc_status cnnc_rt_infer_ptrs(cnnc_ctx *ctx, void *const *ptrs) {
@@ -546,7 +607,7 @@ cnnc_status cnnc_rt_infer_ptrs(cnnc_ctx *ctx, void *const *ptrs) {
                                    : m->output_tensors[i - m->num_inputs];
     ctx->bufs[ti].host = ptrs[i];
   }
-  return run_steps(ctx);
+  return run_steps(ctx, 0);
 }
 
 /*===--------------------------------------------------------------------===*

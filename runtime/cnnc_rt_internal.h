@@ -32,6 +32,12 @@ struct cnnc_ctx {
   void **argv;           /* 1 + the most args of any step */
   double *step_seconds;  /* num_steps */
   int profiling;
+  cnnc_train_config train; /* hyperparameters of the training functions */
+  union { float f32[CNNC_HP_COUNT]; double f64[CNNC_HP_COUNT]; } hyper;
+  union { float f32; double f64; } loss;
+  /* Scores of the training functions when the caller passes none: as
+   * large as the largest second output of any function. */
+  uint8_t *scratch;
   int num_threads;       /* 0: leave Halide's thread count as it is */
   /* Written by halide_error, possibly from Halide's worker threads. */
   pthread_mutex_t kernel_mu;

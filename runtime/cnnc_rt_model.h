@@ -56,6 +56,9 @@ typedef struct cnnc_rt_tensor {
 
 typedef int (*cnnc_rt_kernel)(void **args);
 
+/* A step with a null fn is a copy (the IR's assign): args = {target,
+ * value}, two tensors of the same size; the runtime copies value's bytes
+ * into target. */
 typedef struct cnnc_rt_step {
   const char *name;     /* the group/node name, for profiles and errors */
   cnnc_rt_kernel fn;
@@ -63,6 +66,17 @@ typedef struct cnnc_rt_step {
   const int32_t *args;  /* tensor indices */
   int64_t flops;
 } cnnc_rt_step;
+
+/* One entry point: steps [first_step, first_step + num_steps) of the step
+ * table, with its own INPUT/OUTPUT tensors (each tensor's `index` is its
+ * position in its function's list). Function 0 is inference; the model's
+ * own input/output lists repeat its lists. */
+typedef struct cnnc_rt_function {
+  const char *name;
+  int32_t num_inputs, num_outputs;
+  const int32_t *input_tensors, *output_tensors;
+  int32_t first_step, num_steps;
+} cnnc_rt_function;
 
 typedef struct cnnc_rt_model {
   uint32_t abi_version;
@@ -90,6 +104,11 @@ typedef struct cnnc_rt_model {
    * else this name in the directory of the library holding the tables. */
   const char *weights_file;
   const int32_t *param_trainable;
+  int32_t num_functions;
+  const cnnc_rt_function *functions;
+  /* The optimizer of a model compiled with --train ("" otherwise), whose
+   * default hyperparameters the runtime starts from. */
+  const char *optimizer;
 } cnnc_rt_model;
 
 /* The glue module defines the tables of its model under this name. The
@@ -113,6 +132,31 @@ void cnnc_rt_destroy(cnnc_ctx *ctx);
 cnnc_status cnnc_rt_run(cnnc_ctx *ctx, const cnnc_tensor *inputs,
                         size_t num_inputs, cnnc_tensor *outputs,
                         size_t num_outputs);
+/* Runs function `fn` (an index into the model's functions). */
+cnnc_status cnnc_rt_run_function(cnnc_ctx *ctx, int32_t fn,
+                                 const cnnc_tensor *inputs, size_t num_inputs,
+                                 cnnc_tensor *outputs, size_t num_outputs);
+/* The function named `name`, or -1. */
+int32_t cnnc_rt_find_function(const cnnc_rt_model *m, const char *name);
+/* Training (cnnc_rt_train.c); see cnnc_model_api. */
+cnnc_status cnnc_rt_train_step(cnnc_ctx *ctx, const cnnc_tensor *x,
+                               const cnnc_tensor *labels, double *loss,
+                               cnnc_tensor *scores);
+cnnc_status cnnc_rt_eval(cnnc_ctx *ctx, const cnnc_tensor *x,
+                         const cnnc_tensor *labels, double *loss,
+                         cnnc_tensor *scores);
+cnnc_status cnnc_rt_forward_backward(cnnc_ctx *ctx, const cnnc_tensor *x,
+                                     const cnnc_tensor *labels, double *loss,
+                                     cnnc_tensor *scores);
+cnnc_status cnnc_rt_apply_gradients(cnnc_ctx *ctx);
+cnnc_status cnnc_rt_get_train_config(cnnc_ctx *ctx, cnnc_train_config *cfg);
+cnnc_status cnnc_rt_set_train_config(cnnc_ctx *ctx,
+                                     const cnnc_train_config *cfg);
+int64_t cnnc_rt_train_steps_done(cnnc_ctx *ctx);
+double cnnc_rt_learning_rate(cnnc_ctx *ctx);
+/* The defaults of the model's optimizer (at create). */
+void cnnc_rt_default_train_config(const char *optimizer,
+                                  cnnc_train_config *cfg);
 /* The typed entry point: raw pointers in input order, then output order. */
 cnnc_status cnnc_rt_infer_ptrs(cnnc_ctx *ctx, void *const *ptrs);
 cnnc_status cnnc_rt_set_num_threads(cnnc_ctx *ctx, int n);

@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define CNNC_ABI_VERSION 1
+#define CNNC_ABI_VERSION 2
 #define CNNC_MAX_RANK 8
 
 typedef enum cnnc_status {
@@ -48,6 +48,51 @@ typedef enum cnnc_dtype {
   CNNC_I32 = 3,
   CNNC_BOOL = 4,
 } cnnc_dtype;
+
+/* Training hyperparameters. A training function of a model compiled with
+ * --train takes them as one input vector `hyper` (f32 or f64, the model's
+ * float type) of CNNC_HP_COUNT entries, filled by the runtime from its
+ * cnnc_train_config (the learning rate after the schedule) at every step.
+ * This enum is the one definition of the layout: the compiler's optimizer
+ * ops read the same indices. */
+typedef enum cnnc_hyper {
+  CNNC_HP_LR = 0,           /* learning rate of this step */
+  CNNC_HP_MOMENTUM = 1,     /* momentum, Nesterov: mu; Adam: beta1 */
+  CNNC_HP_BETA2 = 2,        /* Adam: beta2; RMSProp, Adadelta: rho */
+  CNNC_HP_EPS = 3,          /* Adam, Adagrad, RMSProp, Adadelta */
+  CNNC_HP_WEIGHT_DECAY = 4, /* L2 weight decay (on weights, not biases) */
+  CNNC_HP_SEED = 5,         /* dropout: the run's seed (mod 2^24) */
+  CNNC_HP_COUNT = 8
+} cnnc_hyper;
+
+/* Learning-rate schedules; t counts steps from 0 (the step being run). */
+typedef enum cnnc_lr_schedule {
+  CNNC_LR_CONSTANT = 0,    /* lr */
+  CNNC_LR_STEP = 1,        /* lr * decay^floor(t / decay_steps) */
+  CNNC_LR_EXPONENTIAL = 2, /* lr * decay^(t / decay_steps) */
+  CNNC_LR_INV_T = 3,       /* lr / (1 + decay * t) */
+  CNNC_LR_SQRT = 4,        /* lr * sqrt(1 - t / total_steps), 0 after */
+  CNNC_LR_COSINE = 5,      /* min_lr + (lr - min_lr) (1 + cos(pi t / total)) / 2 */
+} cnnc_lr_schedule;
+
+/* What a training step uses besides the data; runtime arguments, so a
+ * caller may change them between steps. create sets the defaults of the
+ * model's optimizer (sgd 0.01; momentum, nesterov 0.01, mu 0.9; adagrad
+ * 0.01; rmsprop 0.001, rho 0.9; adam 0.001, 0.9, 0.999; adadelta 1.0, rho
+ * 0.95, eps 1e-6; eps 1e-8 otherwise; no decay; constant schedule). */
+typedef struct cnnc_train_config {
+  double learning_rate;
+  double momentum;     /* momentum, nesterov: mu; adam: beta1 */
+  double beta2;        /* adam: beta2; rmsprop, adadelta: rho */
+  double eps;
+  double weight_decay; /* L2, on parameters of rank >= 2 */
+  cnnc_lr_schedule schedule;
+  double decay;        /* STEP, EXPONENTIAL, INV_T */
+  int64_t decay_steps; /* STEP, EXPONENTIAL */
+  int64_t total_steps; /* SQRT, COSINE */
+  double min_lr;       /* COSINE */
+  uint64_t seed;       /* dropout masks: seed and step number */
+} cnnc_train_config;
 
 /* A view of caller memory: dense, row-major (C order). */
 typedef struct cnnc_tensor {
@@ -114,6 +159,43 @@ typedef struct cnnc_model_api {
   int64_t (*step_flops)(size_t i);
   cnnc_status (*set_profiling)(cnnc_ctx *ctx, int on);
   double (*step_seconds)(const cnnc_ctx *ctx, size_t i);
+
+  /* Entry points ("functions"): 0 is inference ("infer"); a model compiled
+   * with --train also has eval, train_step, forward_backward and
+   * apply_gradients. run_function runs one by name with shape checks. */
+  size_t num_functions;
+  const char *const *function_names;
+  cnnc_status (*run_function)(cnnc_ctx *ctx, const char *name,
+                              const cnnc_tensor *inputs, size_t num_inputs,
+                              cnnc_tensor *outputs, size_t num_outputs);
+
+  /* Training. On a model compiled without --train these fail with
+   * CNNC_ERR_UNSUPPORTED. x is the model's input, labels i64 [N]; loss
+   * receives the batch's mean loss; scores (may be null) the model's
+   * output. train_step = forward, loss, backward and the optimizer update;
+   * eval runs in inference mode (batch_norm's running statistics, no
+   * dropout); forward_backward stores the gradients in the parameters
+   * "grad.<name>" (read them with get_param) and apply_gradients updates
+   * from them. Checkpoints are save_params/load_params: they hold the
+   * parameters, the optimizer state and the step count. */
+  const char *optimizer; /* "" without --train */
+  cnnc_status (*train_step)(cnnc_ctx *ctx, const cnnc_tensor *x,
+                            const cnnc_tensor *labels, double *loss,
+                            cnnc_tensor *scores);
+  cnnc_status (*eval)(cnnc_ctx *ctx, const cnnc_tensor *x,
+                      const cnnc_tensor *labels, double *loss,
+                      cnnc_tensor *scores);
+  cnnc_status (*forward_backward)(cnnc_ctx *ctx, const cnnc_tensor *x,
+                                  const cnnc_tensor *labels, double *loss,
+                                  cnnc_tensor *scores);
+  cnnc_status (*apply_gradients)(cnnc_ctx *ctx);
+  cnnc_status (*get_train_config)(cnnc_ctx *ctx, cnnc_train_config *cfg);
+  cnnc_status (*set_train_config)(cnnc_ctx *ctx, const cnnc_train_config *cfg);
+  /* Steps taken (train_step or apply_gradients), from the checkpointed
+   * parameter "train.step"; -1 without --train. */
+  int64_t (*train_steps_done)(cnnc_ctx *ctx);
+  /* The learning rate the next step will use (after the schedule). */
+  double (*learning_rate)(cnnc_ctx *ctx);
 } cnnc_model_api;
 
 /* Exported by shared-library models: the model's API. The symbol is named

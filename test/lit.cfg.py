@@ -12,3 +12,9 @@ config.substitutions.append(('%examples', os.path.join(config.cnnc_src_root, 'ex
 # Cross-compiled ARM models run under user-mode QEMU when both tools are here.
 if shutil.which('qemu-aarch64') and shutil.which('aarch64-linux-gnu-gcc'):
     config.available_features.add('qemu-aarch64')
+# Debian's dataset-fashion-mnist (scripts/setup.sh installs it): real data for
+# the training tests.
+config.fashion_mnist = '/usr/share/datasets/fashion-mnist'
+if os.path.isdir(config.fashion_mnist):
+    config.available_features.add('fashion-mnist')
+config.substitutions.append(('%fashion', config.fashion_mnist))

@@ -27,6 +27,8 @@ static const int32_t ARGS[] = {0, 1, 2, 3};
 static const cnnc_rt_step STEPS[] = {{"rt_pipe", rt_pipe_argv, 4, ARGS, 12}};
 static const int32_t INPUTS[] = {0}, OUTPUTS[] = {3}, PARAMS[] = {1};
 static const int32_t TRAINABLE[] = {1};
+static const cnnc_rt_function FUNCTIONS[] = {
+    {"infer", 1, 1, INPUTS, OUTPUTS, 0, 1}};
 /* Blob: w = {1,2,3} (the parameter block image), then flag = 1 at 64. */
 static const uint8_t BLOB[65] = {0, 0, 0x80, 0x3f, 0, 0, 0, 0x40,
                                  0, 0, 0x40, 0x40, [64] = 1};
@@ -45,7 +47,7 @@ static const cnnc_rt_tensor WRONG[] = TENSORS(4);
 #define MODEL(NAME, T)                                                        \
   {                                                                           \
     CNNC_ABI_VERSION, NAME, "host", 4, T, 1, STEPS, 1, 1, 1, INPUTS, OUTPUTS, \
-        PARAMS, 0, 12, BLOB, 65, NULL, TRAINABLE                              \
+        PARAMS, 0, 12, BLOB, 65, NULL, TRAINABLE, 1, FUNCTIONS, ""            \
   }
 const cnnc_rt_model cnnc_rt_this_model = MODEL("halide_test", GOOD);
 static const cnnc_rt_model wrong_model = MODEL("wrong", WRONG);

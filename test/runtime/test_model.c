@@ -127,6 +127,8 @@ static const int32_t INPUTS[] = {T_DATA};
 static const int32_t OUTPUTS[] = {T_OUT};
 static const int32_t PARAMS[] = {T_W, T_COUNT};
 static const int32_t TRAINABLE[] = {1, 0};
+static const cnnc_rt_function FUNCTIONS[] = {
+    {"infer", 1, 1, INPUTS, OUTPUTS, 0, 3}};
 
 #define TENSORS(K_OFFSET)                                                     \
   {                                                                           \
@@ -159,7 +161,8 @@ __attribute__((constructor)) static void fill_blobs(void) {
 #define MODEL(NAME, TENSORS_, WEIGHTS, WBYTES, WFILE)                          \
   {                                                                           \
     CNNC_ABI_VERSION, NAME, "host", NUM_T, TENSORS_, 3, STEPS, 1, 1, 2,       \
-        INPUTS, OUTPUTS, PARAMS, 64, 72, WEIGHTS, WBYTES, WFILE, TRAINABLE    \
+        INPUTS, OUTPUTS, PARAMS, 64, 72, WEIGHTS, WBYTES, WFILE, TRAINABLE,   \
+        1, FUNCTIONS, ""                                                      \
   }
 
 #ifdef TEST_MODEL_EXTERNAL
@@ -193,15 +196,17 @@ static const cnnc_rt_tensor ONE_TENSOR[] = {
     {"w", CNNC_F32, 1, {3}, CNNC_RT_PARAM, 0, 0, 12},
 };
 static const uint8_t ZEROS[128];
+/* The function table of the models with no steps. */
+static const cnnc_rt_function NO_STEPS[] = {{"infer", 0, 0, NULL, NULL, 0, 0}};
 const cnnc_rt_model test_other_model = {
     CNNC_ABI_VERSION, "other", "host", 2, OTHER_TENSORS, 0, NULL, 0, 0, 2,
-    NULL, NULL, OTHER_PARAMS, 0, 72, ZEROS, 72, NULL, TRAINABLE};
+    NULL, NULL, OTHER_PARAMS, 0, 72, ZEROS, 72, NULL, TRAINABLE, 1, NO_STEPS, ""};
 const cnnc_rt_model test_renamed_model = {
     CNNC_ABI_VERSION, "renamed", "host", 2, RENAMED_TENSORS, 0, NULL, 0, 0, 2,
-    NULL, NULL, OTHER_PARAMS, 0, 72, ZEROS, 72, NULL, TRAINABLE};
+    NULL, NULL, OTHER_PARAMS, 0, 72, ZEROS, 72, NULL, TRAINABLE, 1, NO_STEPS, ""};
 const cnnc_rt_model test_one_param_model = {
     CNNC_ABI_VERSION, "one", "host", 1, ONE_TENSOR, 0, NULL, 0, 0, 1,
-    NULL, NULL, OTHER_PARAMS, 0, 12, ZEROS, 12, NULL, TRAINABLE};
+    NULL, NULL, OTHER_PARAMS, 0, 12, ZEROS, 12, NULL, TRAINABLE, 1, NO_STEPS, ""};
 
 /* A codegen bug: the temp runs past the arena. */
 static const cnnc_rt_tensor BAD_TENSORS[] = {
@@ -209,5 +214,5 @@ static const cnnc_rt_tensor BAD_TENSORS[] = {
 };
 const cnnc_rt_model test_bad_model = {
     CNNC_ABI_VERSION, "bad", "host", 1, BAD_TENSORS, 0, NULL, 0, 0, 0,
-    NULL, NULL, NULL, 128, 0, NULL, 0, NULL, NULL};
+    NULL, NULL, NULL, 128, 0, NULL, 0, NULL, NULL, 1, NO_STEPS, ""};
 #endif

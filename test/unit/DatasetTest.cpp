@@ -216,7 +216,11 @@ TEST(Dataset, IdxTruncated) {
   // Extra bytes after the data.
   writeBytes(dir + "/long", idxImages(3, 2, 2, testPixels(13)));
   expectError(readIdx(dir + "/long", dir + "/labels"),
-              {dir + "/long", "1 byte after"});
+              {dir + "/long", "1 byte after the 12 bytes of image data"});
+  // Sizes whose product overflows 64 bits.
+  writeBytes(dir + "/huge", idxImages(0xffffffff, 0xffffffff, 0xffffffff, {}));
+  expectError(readIdx(dir + "/huge", dir + "/labels"),
+              {dir + "/huge", "sizes overflow"});
   // A .gz file cut in the middle of its compressed stream.
   writeGzip(dir + "/full.gz", idxImages(3, 2, 2, testPixels(12)));
   Bytes gz = readBytes(dir + "/full.gz");

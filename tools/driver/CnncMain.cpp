@@ -9,7 +9,9 @@
 #include "ir/OpDef.h"
 #include "ir/TextIR.h"
 #include "ir/Verifier.h"
+#include "codegen/Link.h"
 #include "passes/Summary.h"
+#include "passes/Training.h"
 #include "tools/driver/InputFile.h"
 
 #include <cctype>
@@ -31,6 +33,10 @@ struct CnncOptions {
   std::string target = "host", name, header;
   bool externalWeights = false;
   uint64_t seed = 0;
+  bool train = false;
+  TrainOptions trainOpts;
+  std::optional<int64_t> numClasses; // --num-classes: a new head
+  std::string paramsFile;            // --params: initial values
 };
 } // namespace
 
@@ -77,6 +83,27 @@ static void printHelp() {
          "                   in <name>.weights next to it, loaded at create\n"
          "  --seed=<n>       seed of random parameter initialisers (default "
          "0)\n"
+         "  --params=<file>  initial parameter values from a checkpoint or "
+         "weights file\n"
+         "                   (by name; optimizer state in it is ignored)\n\n"
+         "TRAINING:\n"
+         "  --train          also compile the training functions: eval, "
+         "train_step,\n"
+         "                   forward_backward, apply_gradients (with "
+         "--emit=ir: print them)\n"
+         "  --optimizer=<o>  sgd (default), momentum, nesterov, adam, "
+         "adagrad, rmsprop,\n"
+         "                   adadelta; hyperparameters are runtime "
+         "arguments\n"
+         "  --loss=<l>       softmax_cross_entropy or hinge (default: the "
+         "network's `loss`)\n"
+         "  --freeze=<pat>   do not train the parameters matching <pat> "
+         "('*', '?'),\n"
+         "                   e.g. --freeze='c*' (repeatable)\n"
+         "  --num-classes=<C>\n"
+         "                   transfer learning: replace the classifier head "
+         "(the last fc)\n"
+         "                   by a fresh one with C outputs\n"
          "  --help           this text\n\n"
          "Without --summary or --emit, -o is required and cnnc compiles the "
          "model.\n\n"
@@ -194,6 +221,34 @@ static bool parseArgs(int argc, char **argv, CnncOptions &o) {
       if (v.empty() || *end)
         return argError("--seed expects a non-negative integer, got '" + v +
                         "'");
+    } else if (a == "--train") {
+      o.train = true;
+    } else if (isFlag("--optimizer")) {
+      if (!value("--optimizer", v))
+        return false;
+      o.trainOpts.optimizer = v;
+    } else if (isFlag("--loss")) {
+      if (!value("--loss", v))
+        return false;
+      if (v != "softmax_cross_entropy" && v != "hinge")
+        return argError("--loss expects softmax_cross_entropy or hinge, got '" +
+                        v + "'");
+      o.trainOpts.loss = v;
+    } else if (isFlag("--freeze")) {
+      if (!value("--freeze", v))
+        return false;
+      o.trainOpts.freeze.push_back(v);
+    } else if (isFlag("--num-classes")) {
+      if (!value("--num-classes", v))
+        return false;
+      o.numClasses = parsePositive(v);
+      if (!o.numClasses || *o.numClasses < 2)
+        return argError("--num-classes expects an integer >= 2, got '" + v +
+                        "'");
+    } else if (isFlag("--params")) {
+      if (!value("--params", v))
+        return false;
+      o.paramsFile = v;
     } else if (isFlag("-o")) {
       if (!value("-o", v))
         return false;
@@ -213,6 +268,9 @@ static bool parseArgs(int argc, char **argv, CnncOptions &o) {
     return argError("--emit=ir and --emit=onnx cannot both be given");
   if (o.emitOnnx && o.output.empty())
     return argError("--emit=onnx needs -o <file>");
+  if (!o.train && (!o.trainOpts.freeze.empty() || !o.trainOpts.loss.empty() ||
+                   o.trainOpts.optimizer != "sgd"))
+    return argError("--optimizer, --loss and --freeze need --train");
   return true;
 }
 
@@ -338,6 +396,33 @@ int cnncMain(int argc, char **argv) {
   if (graphs.empty())
     return 1;
 
+  if (!o.paramsFile.empty() || o.numClasses || o.train) {
+    if (graphs.size() != 1)
+      return argError("--params, --num-classes and --train need one graph; "
+                      "the input has " + std::to_string(graphs.size())), 1;
+    Graph &g = *graphs.front();
+    if (!o.paramsFile.empty()) {
+      auto values = readWeightsFile(o.paramsFile);
+      Status s = values.ok() ? setParamValues(g, *values, o.paramsFile)
+                             : values.status();
+      if (!s.ok())
+        return argError(s.message()), 1;
+    }
+    if (o.numClasses) {
+      Status s = replaceClassifierHead(g, *o.numClasses);
+      if (!s.ok())
+        return argError(s.message()), 1;
+    }
+  }
+  std::vector<std::unique_ptr<Graph>> functions;
+  if (o.train) {
+    auto fns = buildTrainingFunctions(*graphs.front(), o.trainOpts);
+    if (!fns.ok())
+      return argError(fns.status().message()), 1;
+    functions = std::move(*fns);
+    functions.front()->setName(graphs.front()->name());
+  }
+
   if (o.summary) {
     for (const auto &g : graphs) {
       if (graphs.size() > 1)
@@ -349,7 +434,7 @@ int cnncMain(int argc, char **argv) {
   }
   if (o.emitIr) {
     std::string text;
-    for (const auto &g : graphs)
+    for (const auto &g : functions.empty() ? graphs : functions)
       text += (text.empty() ? "" : "// -----\n") + printGraph(*g);
     Status s = writeFile(o.output.empty() ? "-" : o.output, text);
     if (!s.ok())
@@ -381,7 +466,12 @@ int cnncMain(int argc, char **argv) {
   co.externalWeights = o.externalWeights;
   co.seed = o.seed;
   co.name = o.name.empty() ? defaultModelName(o.output) : o.name;
-  Status s = compileModel(*graphs.front(), co);
+  std::vector<Graph *> fns;
+  for (auto &f : functions.empty() ? graphs : functions)
+    fns.push_back(f.get());
+  if (o.train)
+    co.optimizer = o.trainOpts.optimizer;
+  Status s = compileModel(fns, co);
   if (!s.ok())
     return argError(s.message()), 1;
   return 0;

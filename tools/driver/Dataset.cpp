@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <numeric>
+#include <ostream>
 #include <random>
 #include <sstream>
 #include <zlib.h>
@@ -72,6 +73,10 @@ static std::string hex32(uint32_t value) {
   return text;
 }
 
+/// The bytes before the data of an IDX file with \p dims dimensions: the
+/// magic number and one size per dimension.
+static size_t idxHeaderSize(unsigned dims) { return 4 + 4 * size_t(dims); }
+
 /// Checks that \p bytes, the contents of \p path, are an IDX file of
 /// unsigned bytes with \p dims dimensions and exactly the data its header
 /// promises; returns the dimension sizes. \p what names the file's kind in
@@ -80,7 +85,7 @@ static Expected<std::vector<int64_t>>
 parseIdxHeader(const std::vector<unsigned char> &bytes, const std::string &path,
                unsigned dims, const std::string &what) {
   uint32_t expectedMagic = 0x0800 | dims;
-  size_t headerSize = 4 + 4 * size_t(dims);
+  size_t headerSize = idxHeaderSize(dims);
   auto truncatedHeader = [&] {
     return Status::error("'" + path +
                          "' is truncated: " + countNoun(bytes.size(), "byte") +
@@ -100,8 +105,12 @@ parseIdxHeader(const std::vector<unsigned char> &bytes, const std::string &path,
   std::vector<int64_t> sizes;
   uint64_t dataSize = 1;
   for (unsigned d = 0; d < dims; ++d) {
-    sizes.push_back(bigEndian32(bytes.data() + 4 + 4 * d));
-    dataSize *= uint64_t(sizes.back());
+    uint32_t size = bigEndian32(bytes.data() + 4 + 4 * d);
+    if (size != 0 && dataSize > UINT64_MAX / size)
+      return Status::error("'" + path +
+                           "' is not a valid IDX file: its sizes overflow");
+    sizes.push_back(size);
+    dataSize *= size;
   }
   uint64_t present = bytes.size() - headerSize;
   if (present < dataSize)
@@ -112,7 +121,8 @@ parseIdxHeader(const std::vector<unsigned char> &bytes, const std::string &path,
   if (present > dataSize)
     return Status::error("'" + path + "' has " +
                          countNoun(present - dataSize, "byte") + " after the " +
-                         std::to_string(dataSize) + " its header promises");
+                         countNoun(dataSize, "byte") + " of " + what +
+                         " data its header promises");
   return sizes;
 }
 
@@ -157,8 +167,8 @@ Expected<Dataset> readIdx(const std::string &imagesPath,
   data.channels = 1;
   data.height = imageDims[1];
   data.width = imageDims[2];
-  data.images.assign(imageBytes.begin() + 16, imageBytes.end());
-  data.labels.assign(labelBytes.begin() + 8, labelBytes.end());
+  data.images.assign(imageBytes.begin() + idxHeaderSize(3), imageBytes.end());
+  data.labels.assign(labelBytes.begin() + idxHeaderSize(1), labelBytes.end());
   CNNC_RETURN_IF_ERROR(checkLabels(data, numClasses, labelsPath));
   return data;
 }

@@ -16,7 +16,7 @@
 #include "ir/Support.h"
 
 #include <cstdint>
-#include <ostream>
+#include <iosfwd>
 #include <string>
 #include <utility>
 #include <vector>
