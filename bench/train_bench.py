@@ -196,7 +196,11 @@ def measure_cnnc(tool, so, threads, warmup, iters, seed=1):
 
 # --- PyTorch ----------------------------------------------------------------
 
-def measure_torch(key, batch, threads, warmup, iters, seed=1):
+def measure_torch(key, batch, threads, warmup_s, target_s, min_warmup,
+                  min_iters, max_iters, seed=1):
+    """One PyTorch measurement: a fresh model and optimizer, warm-up steps
+    for at least warmup_s (and min_warmup steps), then timed steps for at
+    least target_s and min_iters steps, at most max_iters; median step."""
     import torch
     import torch.nn as nn
     torch.set_num_threads(threads)
@@ -215,19 +219,36 @@ def measure_torch(key, batch, threads, warmup, iters, seed=1):
         opt.step()
         return loss
 
-    for _ in range(warmup):
+    n_warm = 0
+    t_end = time.perf_counter() + warmup_s
+    while n_warm < min_warmup or (time.perf_counter() < t_end
+                                  and n_warm < 20 * max_iters):
         step()
+        n_warm += 1
     times = []
     loss = None
-    for _ in range(iters):
+    spent = 0.0
+    while len(times) < min_iters or (spent < target_s
+                                     and len(times) < max_iters):
         t0 = time.perf_counter()
         loss = step()
         times.append(time.perf_counter() - t0)
+        spent += times[-1]
     med = statistics.median(times)
     return {"ips": batch / med, "ms": 1e3 * med,
             "params": sum(p.numel() for p in model.parameters()
                           if p.requires_grad),
-            "loss": float(loss)}
+            "loss": float(loss), "steps": f"{n_warm}+{len(times)}"}
+
+
+def profile_cnnc(tool, so, threads, top):
+    """The top kernels of one profiled cnnc train_step (stderr lines)."""
+    r = run_checked([tool, so, "--threads", str(threads), "--warmup", "2",
+                     "--iters", "1", "--profile"],
+                    f"train_throughput --profile {os.path.basename(so)}")
+    lines = [l[len("profile: "):] for l in r.stderr.splitlines()
+             if l.startswith("profile: ")]
+    return lines[:top + 1]
 
 
 # --- the run ----------------------------------------------------------------
@@ -283,11 +304,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=5,
                     help="alternating cnnc/PyTorch rounds (default 5)")
     ap.add_argument("--target-seconds", type=float, default=1.5,
-                    help="timed seconds per measurement, which sets the "
-                    "step count (default 1.5)")
+                    help="timed seconds per measurement (default 1.5): "
+                    "sets cnnc's step count from a short calibration run; "
+                    "PyTorch steps until it is spent")
     ap.add_argument("--warmup-seconds", type=float, default=0.5,
                     help="warm-up seconds per measurement (default 0.5)")
-    ap.add_argument("--min-iters", type=int, default=3)
+    ap.add_argument("--min-iters", type=int, default=3)  # both sides
     ap.add_argument("--max-iters", type=int, default=50)
     ap.add_argument("--cnnc", default=os.path.join(REPO, "build", "bin",
                                                    "cnnc"))
@@ -295,6 +317,9 @@ def main():
                                                       "results"))
     ap.add_argument("--no-write", action="store_true",
                     help="print the table only")
+    ap.add_argument("--profile-top", type=int, default=5,
+                    help="report the N slowest cnnc kernels of one profiled "
+                    "step per model, at the first thread count (0: off)")
     ap.add_argument("--cnnc-only", action="store_true",
                     help="skip PyTorch (no torch needed)")
     args = ap.parse_args()
@@ -310,10 +335,12 @@ def main():
         torch_version = torch.__version__
 
     cpu_model, cores = machine_info()
+    load_before = os.getloadavg()
     started = datetime.datetime.now()
     t_start = time.perf_counter()
     workdir = tempfile.mkdtemp(prefix="cnnc_train_bench_")
     results = []
+    profiles = {}
     try:
         tool = build_throughput_tool(workdir)
         for key in args.models:
@@ -338,23 +365,18 @@ def main():
                 c_warm, c_iters = plan_iters(
                     c0["ms"] / 1e3, args.target_seconds, args.warmup_seconds,
                     args.min_iters, args.max_iters)
-                if use_torch:
-                    p0 = measure_torch(key, args.batch, threads, 2, 3)
-                    p_warm, p_iters = plan_iters(
-                        p0["ms"] / 1e3, args.target_seconds,
-                        args.warmup_seconds, args.min_iters, args.max_iters)
-                print(f"   threads {threads}: cnnc {c_warm}+{c_iters} steps"
-                      + (f", PyTorch {p_warm}+{p_iters} steps"
-                         if use_torch else "")
-                      + " per round", file=sys.stderr, flush=True)
+                print(f"   threads {threads}: cnnc {c_warm}+{c_iters} steps "
+                      "per round", file=sys.stderr, flush=True)
                 cr, pr = [], []
                 for rnd in range(args.rounds):
                     c = measure_cnnc(tool, so, threads, c_warm, c_iters)
                     cr.append(c)
                     msg = f"   round {rnd + 1}: cnnc {c['ips']:,.0f} img/s"
                     if use_torch:
-                        p = measure_torch(key, args.batch, threads, p_warm,
-                                          p_iters)
+                        p = measure_torch(key, args.batch, threads,
+                                          args.warmup_seconds,
+                                          args.target_seconds, 3,
+                                          args.min_iters, args.max_iters)
                         pr.append(p)
                         msg += f", PyTorch {p['ips']:,.0f} img/s"
                     print(msg, file=sys.stderr, flush=True)
@@ -376,15 +398,20 @@ def main():
                         "p_ms": statistics.median(x["ms"] for x in pr),
                         "p_range": fmt_range([x["ips"] for x in pr]),
                         "p_params": pr[0]["params"],
-                        "p_steps": f"{p_warm}+{p_iters}"})
+                        "p_steps": ",".join(x["steps"] for x in pr)})
                     assert row["c_params"] == row["p_params"], (
                         f"{key}: parameter counts differ: cnnc "
                         f"{row['c_params']}, PyTorch {row['p_params']}")
                     row["ratio"] = row["c_ips"] / row["p_ips"]
                 results.append(row)
+            if args.profile_top > 0:
+                t = args.threads[0]
+                profiles[key] = (t, profile_cnnc(tool, so, t,
+                                                 args.profile_top))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.perf_counter() - t_start
+    load_after = os.getloadavg()
 
     # --- the report ---
     date = started.strftime("%Y-%m-%d")
@@ -401,7 +428,9 @@ def main():
         "PyTorch (in process); each measurement = warm-up + timed steps, "
         "median step time; table = median over rounds, range = min–max "
         "over rounds (images/s)",
-        f"- Total run time {elapsed:.0f} s",
+        f"- Total run time {elapsed:.0f} s; load average (1 min) "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after "
+        "(other work on the machine depresses both sides)",
         "",
     ]
     if use_torch:
@@ -433,6 +462,11 @@ def main():
     lines.append("cnnc compile time (s): " + ", ".join(
         f"{k} {v:.1f}" for k, v in
         dict((r["key"], r["compile_s"]) for r in results).items()) + ".")
+    for key, (t, plines) in profiles.items():
+        lines += ["", f"cnnc kernel profile, {key}, one train_step at "
+                  f"{t} thread(s) (runtime per-step timers):", "", "```"]
+        lines += plines
+        lines.append("```")
     lines.append("")
     report = "\n".join(lines)
     print(report)

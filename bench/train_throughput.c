@@ -1,7 +1,7 @@
 /*===- bench/train_throughput.c - training-step throughput of a cnnc model -===*
  *
  * Usage: train_throughput <model.so> [--threads N] [--warmup W] [--iters K]
- *                         [--seed S]
+ *                         [--seed S] [--profile]
  *
  * Loads a model compiled with `cnnc ... --train`, fills its input with
  * seeded uniform random values in [-1, 1) and its labels with seeded random
@@ -14,6 +14,8 @@
  * (CLOCK_MONOTONIC); images_per_sec = batch / median. params is the number
  * of trainable parameter elements (for checking an architecture against
  * another framework), loss the last step's loss (a sanity check only).
+ * --profile then runs one more step with the runtime's per-step profiling
+ * on and prints, to stderr, the kernels that took the most time.
  *
  * Build: cc -O2 -I<repo> bench/train_throughput.c -o train_throughput -ldl
  *===----------------------------------------------------------------------===*/
@@ -31,7 +33,7 @@
 static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s <model.so> [--threads N] [--warmup W] [--iters K] "
-          "[--seed S]\n",
+          "[--seed S] [--profile]\n",
           argv0);
 }
 
@@ -81,6 +83,7 @@ static int parse_int(const char *s, long *out) {
 int main(int argc, char **argv) {
   const char *path = NULL;
   long threads = 1, warmup = 5, iters = 20, seed = 1;
+  int profile = 0;
   for (int i = 1; i < argc; ++i) {
     const char *a = argv[i];
     long *dst = NULL;
@@ -88,7 +91,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--warmup")) dst = &warmup;
     else if (!strcmp(a, "--iters")) dst = &iters;
     else if (!strcmp(a, "--seed")) dst = &seed;
-    else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    else if (!strcmp(a, "--profile")) {
+      profile = 1;
+      continue;
+    } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(argv[0]);
       return 0;
     } else if (a[0] == '-') {
@@ -115,6 +121,12 @@ int main(int argc, char **argv) {
   rng_state ^= (uint64_t)seed * 0xD1B54A32D192ED03ull;
   if (!rng_state) rng_state = 1;
 
+  /* dlopen searches the library path for a bare name: make it a path. */
+  char pathbuf[4096];
+  if (!strchr(path, '/') && strlen(path) + 3 <= sizeof pathbuf) {
+    snprintf(pathbuf, sizeof pathbuf, "./%s", path);
+    path = pathbuf;
+  }
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     fprintf(stderr, "train_throughput: dlopen %s: %s\n", path, dlerror());
@@ -240,6 +252,37 @@ int main(int argc, char **argv) {
   printf("images_per_sec=%.1f ms_per_step=%.4f params=%lld loss=%.6g\n",
          (double)batch / med, 1e3 * med, (long long)nparams, loss);
   fflush(stdout);
+
+  if (profile) {
+    CHECK(api->set_profiling(ctx, 1), "set_profiling");
+    double t0 = now_s();
+    CHECK(api->train_step(ctx, &x, &labels, &loss, NULL), "train_step");
+    double total = now_s() - t0;
+    CHECK(api->set_profiling(ctx, 0), "set_profiling");
+    size_t n = api->num_steps, shown = 0;
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (api->step_seconds(ctx, i) > 0) sum += api->step_seconds(ctx, i);
+    fprintf(stderr, "profile: one train_step %.3f ms, kernels %.3f ms\n",
+            1e3 * total, 1e3 * sum);
+    /* Top kernels by time (selection by repeated max; n is small). */
+    double last = INFINITY;
+    while (shown < 15) {
+      double best = 0;
+      size_t bi = n;
+      for (size_t i = 0; i < n; ++i) {
+        double t = api->step_seconds(ctx, i);
+        if (t > 0 && t < last && t > best) best = t, bi = i;
+      }
+      if (bi == n) break;
+      int64_t fl = api->step_flops(bi);
+      fprintf(stderr, "profile: %8.3f ms %5.1f%%  %-40s %10.3f GFLOP/s\n",
+              1e3 * best, 100.0 * best / (sum > 0 ? sum : 1),
+              api->step_name(bi), fl > 0 ? 1e-9 * (double)fl / best : 0.0);
+      last = best;
+      ++shown;
+    }
+  }
   rc = 0;
 
 fail:

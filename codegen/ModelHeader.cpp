@@ -90,6 +90,13 @@ std::string modelHeader(const Graph &g, const CompileOptions &o) {
   h += "cnnc_status " + n + "_set_num_threads(" + n +
        "_ctx *ctx, int num_threads);\n";
   h += "const char *" + n + "_last_error(const " + n + "_ctx *ctx);\n";
+  if (!o.optimizer.empty())
+    h += "\n/* Compiled with --train (optimizer: " + o.optimizer +
+         "). Train through the generic API:\n *   " + n +
+         "_api()->train_step(ctx, &x, &labels, &loss, NULL);\n * and eval, "
+         "forward_backward, apply_gradients, get/set_train_config,\n * "
+         "save_params / load_params (checkpoints with the optimizer state). "
+         "*/\n#define " + N + "_TRAINABLE 1\n";
   h += "\n#ifdef __cplusplus\n}\n#endif\n#endif\n";
   return h;
 }

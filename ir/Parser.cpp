@@ -376,9 +376,13 @@ bool Parser::parseNode(Graph &g) {
     return errorHere("expected an op name, got " + describe(tok_));
   Token opTok = tok_;
   const OpDef *def = OpRegistry::get().lookup(opTok.text);
-  if (!def)
-    return errorHere("unknown op '" + opTok.text + "'");
   consume();
+  // `y = relu(%x)`: a result name without its '%'.
+  if (names.empty() && tok_.is(Tok::Equal))
+    return error(opTok.loc, "expected a result name like %y, got '" +
+                                opTok.text + "'");
+  if (!def)
+    return error(opTok.loc, "unknown op '" + opTok.text + "'");
   if (!expect(Tok::LParen, "before the operands"))
     return false;
   std::vector<Value *> operands;

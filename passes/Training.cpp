@@ -89,7 +89,8 @@ public:
     Node *def = scores->definingNode();
     if (def && def->op() == "softmax" && loss == "softmax_cross_entropy")
       logits = def->operand(0); // the loss applies the softmax itself
-    Value *labels = g.addInput(g.lookup("labels") ? g.uniqueName("labels") : "labels",
+    Value *labels = g.addInput(g.lookup("labels") ? g.uniqueName("labels")
+                                                  : "labels",
                                TensorType(DType::I64, {st.dim(0)}));
     std::string op = loss == "softmax_cross_entropy" ? "softmax_cross_entropy"
                      : loss == "hinge"               ? "hinge_loss"
@@ -359,12 +360,16 @@ Status replaceClassifierHead(Graph &g, int64_t classes) {
   int64_t features = transB ? wt.dim(1) : wt.dim(0);
   std::vector<int64_t> dims = transB ? std::vector<int64_t>{classes, features}
                                      : std::vector<int64_t>{features, classes};
-  Value *nw = g.addParam(g.uniqueName(w->name() + ".new"),
+  // addParam reserves the name itself: only an existing one needs a suffix.
+  auto fresh = [&](const std::string &n) {
+    return g.lookup(n) ? g.uniqueName(n) : n;
+  };
+  Value *nw = g.addParam(fresh(w->name() + ".new"),
                          TensorType(wt.dtype(), dims), ParamInit::named("he"));
   head->setOperand(1, nw);
   if (head->numOperands() > 2) {
     Value *b = head->operand(2);
-    Value *nb = g.addParam(g.uniqueName(b->name() + ".new"),
+    Value *nb = g.addParam(fresh(b->name() + ".new"),
                            TensorType(wt.dtype(), {classes}),
                            ParamInit::zeros());
     head->setOperand(2, nb);

@@ -544,17 +544,19 @@ cnnc_status cnnc_rt_run_function(cnnc_ctx *ctx, int32_t fn,
     return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
                         "run: model '%s' has no function %d", m->name, (int)fn);
   const cnnc_rt_function *f = &m->functions[fn];
+  /* Messages name the function; inference is the generic API's `run`. */
+  const char *what = fn == 0 ? "run" : f->name;
   if (num_inputs != (size_t)f->num_inputs)
     return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
-                        "%s: model '%s' takes %d inputs, got %zu", f->name,
+                        "%s: model '%s' takes %d inputs, got %zu", what,
                         m->name, (int)f->num_inputs, num_inputs);
   if (num_outputs != (size_t)f->num_outputs)
     return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
-                        "%s: model '%s' has %d outputs, got %zu", f->name,
+                        "%s: model '%s' has %d outputs, got %zu", what,
                         m->name, (int)f->num_outputs, num_outputs);
   if ((num_inputs && !inputs) || (num_outputs && !outputs))
     return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT, "%s: %s array is null",
-                        f->name,
+                        what,
                         (num_inputs && !inputs) ? "the inputs" : "the outputs");
   cnnc_status st;
   for (size_t i = 0; i < num_inputs; ++i)

@@ -29,6 +29,7 @@ OpDef defineAssign() {
       .inputs({"target", "value"})
       .outputs({})
       .inferShape(inferAssign)
+      .flops([](const Node &) { return int64_t(0); })
       .impure()
       .nonDifferentiable(0)
       .nonDifferentiable(1)

@@ -74,8 +74,15 @@ static int64_t convFlops(const Node &n) {
 /// y[n, m, o...] = b[m] + sum over c < C/group and k... of
 ///   x[n, g * C/group + c, o * stride - pad_begin + k * dilation] * w[m, c, k...]
 /// with g = m / (M / group) and x zero outside its bounds.
+///
+/// The sum is computed in `acc`, whose innermost axis is realized rounded
+/// up to a whole number of vectors: vectorized across it with no tail (the
+/// extra lanes are never copied out), the channels and taps inside, parallel
+/// over the filters. Where a tap can leave x (padding, or the rounded-up
+/// lanes), x is first copied with zeros around it, so that every load is a
+/// dense vector rather than a guarded gather.
 static Status lowerConv(LowerCtx &c) {
-  const TensorType &x = c.inType(0), &w = c.inType(1);
+  const TensorType &x = c.inType(0), &w = c.inType(1), &y = c.outType();
   size_t spatial = size_t(x.rank() - 2);
   ShapeCtx shapes(c.node());
   auto geo = convGeometry(shapes, spatial);
@@ -83,28 +90,61 @@ static Status lowerConv(LowerCtx &c) {
     return geo.status();
   int64_t group = c.node().attrInt("group");
   int64_t cPerGroup = w.dim(1), mPerGroup = w.dim(0) / group;
-  Halide::Region ranges{{0, int(cPerGroup)}};
+  Halide::Type t = LowerCtx::halideType(x.dtype());
+  const int lanes = t.bits() == 64 ? 4 : 8;
+  int64_t width = y.dim(y.rank() - 1);
+  int64_t padded = (width + lanes - 1) / lanes * lanes;
+  std::vector<int64_t> extents{cPerGroup};
   for (size_t i = 0; i < spatial; ++i)
-    ranges.push_back({0, int(w.dim(int64_t(2 + i)))});
-  Halide::RDom r(ranges, "r_" + c.node().result()->name());
-  Index out = outIndex(c);
-  Halide::Expr m = out[1];
-  Halide::Expr channel = group == 1 ? r[0] : (m / int(mPerGroup)) * int(cPerGroup) + r[0];
-  Index xi{out[0], channel}, wi{m, r[0]};
+    extents.push_back(w.dim(int64_t(2 + i)));
+  Halide::RDom r = rdomOver(c, extents, "taps");
+  const std::string &name = c.node().result()->name();
+  std::vector<Halide::Var> vars;
+  for (int64_t i = 0; i < y.rank(); ++i)
+    vars.emplace_back(name + "_y" + std::to_string(i));
+  Index at(vars.begin(), vars.end());
+  Halide::Expr m = at[1];
+  Halide::Expr channel =
+      group == 1 ? Halide::Expr(r[0]) : (m / int(mPerGroup)) * int(cPerGroup) + r[0];
+  Index xi{at[0], channel}, wi{m, r[0]};
+  bool guard = false; // may a tap leave x?
   for (size_t i = 0; i < spatial; ++i) {
-    xi.push_back(out[2 + i] * int(geo->strides[i]) - int(geo->padBegin[i]) +
+    int64_t in = x.dim(int64_t(2 + i)), k = w.dim(int64_t(2 + i));
+    int64_t last = (i + 1 == spatial ? padded : y.dim(int64_t(2 + i))) - 1;
+    xi.push_back(at[2 + i] * int(geo->strides[i]) - int(geo->padBegin[i]) +
                  r[int(1 + i)] * int(geo->dilations[i]));
     wi.push_back(r[int(1 + i)]);
+    guard |= geo->padBegin[i] > 0 ||
+             last * geo->strides[i] - geo->padBegin[i] +
+                     (k - 1) * geo->dilations[i] >= in;
   }
-  bool padded = false;
-  for (size_t i = 0; i < spatial; ++i)
-    padded |= geo->padBegin[i] > 0 || geo->padEnd[i] > 0;
-  Halide::Expr xv = padded ? c.inOr(0, xi, 0.0f) : c.in(0, xi);
-  Halide::Expr init = c.numInputs() > 2 ? c.in(2, {m})
-                                        : Halide::Internal::make_zero(
-                                              LowerCtx::halideType(x.dtype()));
-  c.define(0, init);
-  c.update(0, out, LowerCtx::call(c.outFunc(0), out) + xv * c.in(1, wi));
+  Halide::Expr zero = Halide::Internal::make_zero(t);
+  Halide::Expr xv;
+  if (guard) {
+    std::vector<Halide::Var> xv_;
+    for (int64_t i = 0; i < x.rank(); ++i)
+      xv_.emplace_back(name + "_x" + std::to_string(i));
+    Halide::Func xp = c.func(name + "_x_padded");
+    LowerCtx::set(xp, xv_, c.inOr(0, Index(xv_.begin(), xv_.end()), zero));
+    xp.compute_root();
+    xv = callAt(xp, xi);
+  } else {
+    xv = c.in(0, xi);
+  }
+  Halide::Func acc = c.func(name + "_acc");
+  LowerCtx::set(acc, vars, c.numInputs() > 2 ? c.in(2, {m}) : zero);
+  updateAt(acc, at, callAt(acc, at) + xv * c.in(1, wi));
+  const Halide::Var &inner = vars.back();
+  Halide::Var io(name + "_io"), ii(name + "_ii");
+  acc.compute_root().bound(inner, 0, int(padded)).vectorize(inner, lanes);
+  std::vector<Halide::VarOrRVar> order{ii};
+  for (int i = 0; i < r.dimensions(); ++i)
+    order.push_back(r[i]);
+  order.push_back(io);
+  acc.update().split(inner, io, ii, lanes).reorder(order).vectorize(ii);
+  if (y.dim(1) > 1)
+    acc.update().parallel(vars[1]);
+  c.define(0, callAt(acc, outIndex(c)));
   return Status::success();
 }
 

@@ -57,6 +57,11 @@ static int64_t convGradFlops(const Node &n, const TensorType &dy,
 /// dx[n, c, i...] = sum over m in c's group and taps k of
 ///   dy[n, m, o...] * w[m, c mod C/g, k...]
 /// where o * stride - pad + k * dilation = i (windowSource).
+///
+/// The sum is computed in `acc`, whose innermost axis is realized rounded
+/// up to a whole number of vectors (every read is guarded, so the extra
+/// lanes compute harmless values that are never copied out): vectorized
+/// across it with no tail, the taps inside, parallel over the batch.
 static Status lowerConvGradData(LowerCtx &c) {
   const TensorType &dy = c.inType(0), &w = c.inType(1);
   const TensorType &x = c.outType();
@@ -69,33 +74,72 @@ static Status lowerConvGradData(LowerCtx &c) {
   for (size_t i = 0; i < spatial; ++i)
     extents.push_back(w.dim(int64_t(2 + i)));
   Halide::RDom r = rdomOver(c, extents, "taps");
-  Index out = outIndex(c);
-  Halide::Expr ch = out[1];
+  const std::string &name = c.node().result()->name();
+  std::vector<Halide::Var> vars;
+  for (int64_t i = 0; i < x.rank(); ++i)
+    vars.emplace_back(name + "_x" + std::to_string(i));
+  Index at(vars.begin(), vars.end());
+  Halide::Expr ch = at[1];
   Halide::Expr m = group == 1 ? Halide::Expr(r[0])
                               : (ch / int(cPerGroup)) * int(mPerGroup) + r[0];
-  Index dyi{out[0], m}, wi{m, group == 1 ? ch : ch % int(cPerGroup)};
+  Index dyi{at[0], m}, wi{m, group == 1 ? ch : ch % int(cPerGroup)};
   Halide::Expr valid = Halide::Internal::const_true();
   for (size_t i = 0; i < spatial; ++i) {
-    WindowSource s = windowSource(out[2 + i], r[int(1 + i)], g.strides[i],
+    WindowSource s = windowSource(at[2 + i], r[int(1 + i)], g.strides[i],
                                   g.padBegin[i], g.dilations[i],
                                   dy.dim(int64_t(2 + i)));
     dyi.push_back(s.position);
     wi.push_back(r[int(1 + i)]);
     valid = valid && s.valid;
   }
-  (void)x;
   Halide::Type t = LowerCtx::halideType(dy.dtype());
   Halide::Expr zero = Halide::Internal::make_zero(t);
-  c.define(0, zero);
-  c.update(0, out,
-           LowerCtx::call(c.outFunc(0), out) +
-               Halide::select(valid, c.inOr(0, dyi, zero), zero) * c.in(1, wi));
+  // dy with zeros around it, at root: the taps then read it with plain
+  // dense loads (a guarded read of dy itself becomes a gather).
+  std::vector<Halide::Var> dv;
+  for (int64_t i = 0; i < dy.rank(); ++i)
+    dv.emplace_back(name + "_d" + std::to_string(i));
+  Halide::Func dyp = c.func(name + "_dy_padded");
+  LowerCtx::set(dyp, dv, c.inOr(0, Index(dv.begin(), dv.end()), zero));
+  dyp.compute_root();
+  bool unitStride = true;
+  for (size_t i = 0; i < spatial; ++i)
+    unitStride &= g.strides[i] == 1;
+  Halide::Expr tap = callAt(dyp, dyi);
+  if (!unitStride) // windowSource's exact-division test
+    tap = Halide::select(valid, tap, zero);
+  Halide::Func acc = c.func(name + "_acc");
+  LowerCtx::set(acc, vars, zero);
+  updateAt(acc, at, callAt(acc, at) + tap * c.in(1, wi));
+  const int lanes = t.bits() == 64 ? 4 : 8;
+  const Halide::Var &inner = vars.back();
+  int64_t width = x.dim(x.rank() - 1);
+  int64_t padded = (width + lanes - 1) / lanes * lanes;
+  Halide::Var io(name + "_io"), ii(name + "_ii");
+  acc.compute_root().bound(inner, 0, int(padded));
+  acc.vectorize(inner, lanes);
+  std::vector<Halide::VarOrRVar> order{ii};
+  for (int i = 0; i < r.dimensions(); ++i)
+    order.push_back(r[i]);
+  order.push_back(io);
+  acc.update().split(inner, io, ii, lanes).reorder(order).vectorize(ii);
+  if (x.dim(0) > 1)
+    acc.update().parallel(vars[0]);
+  c.define(0, callAt(acc, outIndex(c)));
   return Status::success();
 }
 
 /// dw[m, c, k...] = sum over n and o... of
 ///   dy[n, m, o...] * x[n, g(m) * C/g + c, o * stride - pad + k * dilation]
 /// with x zero outside its bounds.
+///
+/// The sum runs over the batch and every output position, far more terms
+/// than dw has elements, and dw's innermost axis (a kernel width) is too
+/// short to vectorize. So it is split by hand as Halide's rfactor would:
+/// `acc` keeps L partial sums per element, lane l summing the last output
+/// axis's positions o = L * b + l, vectorized across the lanes (contiguous
+/// loads of dy and x along o), parallel over the filters; dw adds up the L
+/// lanes.
 static Status lowerConvGradWeight(LowerCtx &c) {
   const TensorType &x = c.inType(0), &dy = c.inType(1);
   const TensorType &w = c.outType();
@@ -104,26 +148,72 @@ static Status lowerConvGradWeight(LowerCtx &c) {
   CNNC_ASSIGN_OR_RETURN(ConvGeometry g, convGeometry(shapes, spatial));
   int64_t group = c.node().attrInt("group");
   int64_t cPerGroup = w.dim(1), mPerGroup = w.dim(0) / group;
-  std::vector<int64_t> extents{dy.dim(0)};
-  for (size_t i = 0; i < spatial; ++i)
-    extents.push_back(dy.dim(int64_t(2 + i)));
-  Halide::RDom r = rdomOver(c, extents, "positions");
-  Index out = outIndex(c);
-  Halide::Expr m = out[0];
-  Halide::Expr ch = group == 1 ? out[1] : (m / int(mPerGroup)) * int(cPerGroup) + out[1];
-  Index dyi{r[0], m}, xi{r[0], ch};
-  bool padded = false;
-  for (size_t i = 0; i < spatial; ++i) {
-    dyi.push_back(r[int(1 + i)]);
-    xi.push_back(r[int(1 + i)] * int(g.strides[i]) - int(g.padBegin[i]) +
-                 out[2 + i] * int(g.dilations[i]));
-    padded |= g.padBegin[i] > 0 || g.padEnd[i] > 0;
-  }
   Halide::Type t = LowerCtx::halideType(x.dtype());
+  const int lanes = t.bits() == 64 ? 4 : 8;
+  int64_t last = dy.dim(dy.rank() - 1);
+  int64_t blocks = (last + lanes - 1) / lanes;
+  // Innermost first: blocks of the last axis, the other axes inward-out,
+  // the batch.
+  std::vector<int64_t> extents{blocks};
+  for (size_t i = spatial - 1; i-- > 0;)
+    extents.push_back(dy.dim(int64_t(2 + i)));
+  extents.push_back(dy.dim(0));
+  Halide::RDom r = rdomOver(c, extents, "positions");
+  const std::string &name = c.node().result()->name();
+  std::vector<Halide::Var> vars;
+  for (int64_t i = 0; i < w.rank(); ++i)
+    vars.emplace_back(name + "_w" + std::to_string(i));
+  Halide::Var lane(name + "_lane");
+  std::vector<Halide::Var> accVars = vars;
+  accVars.push_back(lane);
+  Index at(accVars.begin(), accVars.end());
+
+  Halide::Expr m = vars[0];
+  Halide::Expr ch = group == 1 ? Halide::Expr(vars[1])
+                               : (m / int(mPerGroup)) * int(cPerGroup) + vars[1];
+  Halide::Expr n = r[int(spatial)];
+  Index dyi{n, m}, xi{n, ch};
+  for (size_t i = 0; i < spatial; ++i) {
+    Halide::Expr o = i + 1 == spatial ? r[0] * lanes + lane
+                                      : Halide::Expr(r[int(spatial - 1 - i)]);
+    dyi.push_back(o);
+    xi.push_back(o * int(g.strides[i]) - int(g.padBegin[i]) +
+                 vars[2 + i] * int(g.dilations[i]));
+  }
   Halide::Expr zero = Halide::Internal::make_zero(t);
-  Halide::Expr xv = padded ? c.inOr(0, xi, zero) : c.in(0, xi);
-  c.define(0, zero);
-  c.update(0, out, LowerCtx::call(c.outFunc(0), out) + c.in(1, dyi) * xv);
+  // x and dy with zeros around them, at root: past the last position (a
+  // partial block) dy reads as 0, and o * stride - pad + k * dilation may
+  // leave x. Plain loads of these are dense vectors (guarded reads of the
+  // inputs themselves become gathers).
+  auto padded = [&](size_t input, const char *what) {
+    std::vector<Halide::Var> v;
+    for (int64_t i = 0; i < c.inType(input).rank(); ++i)
+      v.emplace_back(name + "_" + what + std::to_string(i));
+    Halide::Func f = c.func(name + "_" + what + "_padded");
+    LowerCtx::set(f, v, c.inOr(input, Index(v.begin(), v.end()), zero));
+    f.compute_root();
+    return f;
+  };
+  Halide::Func xp = padded(0, "x"), dyp = padded(1, "dy");
+  Halide::Func acc = c.func(name + "_acc");
+  LowerCtx::set(acc, accVars, zero);
+  updateAt(acc, at, callAt(acc, at) + callAt(dyp, dyi) * callAt(xp, xi));
+  std::vector<Halide::VarOrRVar> order{lane};
+  for (int i = 0; i < r.dimensions(); ++i)
+    order.push_back(r[i]);
+  acc.compute_root().vectorize(lane);
+  acc.update().reorder(order).vectorize(lane);
+  if (w.dim(0) > 1)
+    acc.update().parallel(vars[0]);
+  Index out = outIndex(c);
+  Index li = out;
+  li.push_back(0);
+  Halide::Expr sum = callAt(acc, li);
+  for (int l = 1; l < lanes; ++l) {
+    li.back() = l;
+    sum = sum + callAt(acc, li);
+  }
+  c.define(0, sum);
   return Status::success();
 }
 

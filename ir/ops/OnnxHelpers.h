@@ -41,4 +41,8 @@ OnnxImportFn importSoftmax(const std::string &op);
 /// initializer input (reshape's shape, pad's pads, squeeze's axes).
 void exportIntsAsInput(OnnxExportCtx &c, const std::string &attr);
 
+/// Import of ONNX SoftmaxCrossEntropyLoss and NegativeLogLikelihoodLoss in
+/// the form cnnc's losses compute (ir/ops/NllLoss.cpp).
+Status importOnnxLoss(OnnxImportCtx &c);
+
 } // namespace cnnc::ops

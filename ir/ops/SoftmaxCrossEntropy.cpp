@@ -1,5 +1,6 @@
 //===- ir/ops/SoftmaxCrossEntropy.cpp - softmax_cross_entropy: mean loss --===//
 #include "ir/ops/LowerHelpers.h"
+#include "ir/ops/OnnxHelpers.h"
 #include "ir/ops/OpHelpers.h"
 
 namespace cnnc::ops {
@@ -41,15 +42,17 @@ static Status gradSoftmaxCrossEntropy(GradCtx &c) {
   return Status::success();
 }
 
-/// mean over i of -log(softmax(logits[i])[labels[i]]); no ONNX mapping yet
-/// (ONNX SoftmaxCrossEntropyLoss-12 has more options: weights, reduction,
-/// ignore_index).
+/// mean over i of -log(softmax(logits[i])[labels[i]]); ONNX
+/// SoftmaxCrossEntropyLoss-12 imports in this form only (mean reduction, no
+/// weights, no ignore_index, no log_prob output: importOnnxLoss).
 OpDef defineSoftmaxCrossEntropy() {
   return OpDef("softmax_cross_entropy")
       .summary("Mean softmax cross-entropy of logits [N, C] against class "
                "labels [N]")
       .inputs({"logits", "labels"})
       .outputs({"loss"})
+      .onnx("SoftmaxCrossEntropyLoss", 12)
+      .onnxImport(importOnnxLoss)
       .inferShape(classLossShape())
       .flops(flopsPerInput(4)) // max, exp, sum, and the log-probability
       .pattern(FusionPattern::Opaque)

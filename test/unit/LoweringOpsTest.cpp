@@ -153,6 +153,8 @@ const DType kNumbers[] = {DType::F32, DType::F64, DType::I64, DType::I32};
 TEST(LoweringOps, EveryOpHasALowering) {
   size_t count = 0;
   for (const OpDef &def : OpRegistry::get().ops()) {
+    if (def.name() == "assign")
+      continue; // no kernel: the runtime copies (ir/ops/Assign.cpp)
     EXPECT_TRUE(bool(def.lowerFn())) << def.name() << " has no .lower";
     ++count;
   }
