@@ -16,14 +16,14 @@ static Status inferAvgPoolGrad(ShapeCtx &c) {
     return c.error(g.status().message());
   TensorType x(dy.dtype(), xs);
   for (size_t i = 0; i < 2; ++i)
-    if (xs[i] != dy.dim(int64_t(i)))
+    if (dy.dim(int64_t(i)) >= 0 && xs[i] != dy.dim(int64_t(i)))
       return c.error("dy " + dy.str() + " does not pool x_shape " +
                      intsStr(xs) + " (batch and channels differ)");
   for (size_t i = 0; i + 2 < xs.size(); ++i) {
     auto o = pooledSize(xs[2 + i], *g, i, c.attrInt("ceil_mode") != 0);
     if (!o.ok())
       return c.error(o.status().message());
-    if (*o != dy.dim(int64_t(2 + i)))
+    if (dy.dim(int64_t(2 + i)) >= 0 && *o != dy.dim(int64_t(2 + i)))
       return c.error("dy " + dy.str() + " does not pool x_shape " +
                      intsStr(xs) + " in spatial dimension " +
                      std::to_string(i));

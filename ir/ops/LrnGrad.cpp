@@ -16,7 +16,7 @@ namespace cnnc::ops {
 
 static Status inferLrnGrad(ShapeCtx &c) {
   const TensorType &x = c.input(0), &dy = c.input(1);
-  if (x.rank() < 3 || dy != x)
+  if (x.rank() < 3 || !dy.isCompatibleWith(x))
     return c.error("x " + x.str() + " and dy " + dy.str() +
                    " must have one type, of rank 3 or more");
   CNNC_RETURN_IF_ERROR(expectFloat(c, 0));
