@@ -31,6 +31,9 @@ struct Case {
   std::function<void(CaseBuilder &)> build;
 };
 
+/// gtest prints a case by its name (ctest shows it).
+void PrintTo(const Case &c, std::ostream *os) { *os << c.op << "/" << c.name; }
+
 using Ints = std::vector<int64_t>;
 Attribute ints(Ints v) { return Attribute(std::move(v)); }
 Attribute i64(int64_t v) { return Attribute(v); }
@@ -263,6 +266,29 @@ std::vector<Case> allCases() {
                      {{"pads", ints({1, -1, 0, 0, 1, -2})},
                       {"value", Attribute(0.5)}},
                      "pad_and_crop"));
+  // Training-mode ops.
+  cs.push_back({"batch_norm_train", "nchw_y", [](CaseBuilder &b) {
+                  Node *n = b.nodeN("batch_norm_train",
+                                    {b.input("x", {3, 2, 2, 3}, -2, 2),
+                                     b.input("scale", {2}), b.input("bias", {2})},
+                                    {{"epsilon", Attribute(1e-3)}});
+                  b.loss(n->result(0));
+                }});
+  cs.push_back({"batch_norm_train", "nc_y_mean_invstd", [](CaseBuilder &b) {
+                  Node *n = b.nodeN("batch_norm_train",
+                                    {b.input("x", {4, 3}, -2, 2),
+                                     b.input("scale", {3}), b.input("bias", {3})});
+                  for (size_t i = 0; i < 3; ++i)
+                    b.loss(n->result(i));
+                }});
+  cs.push_back({"dropout_train", "ratio_0_3", [](CaseBuilder &b) {
+                  Value *seed = b.input(
+                      "seed", Tensor::fromInts(TensorType(DType::I64, {}), {1234}),
+                      false);
+                  Node *n = b.nodeN("dropout_train", {b.input("x", {2, 3, 4}), seed},
+                                    {{"ratio", Attribute(0.3)}});
+                  b.loss(n->result(0));
+                }});
   // Losses.
   cs.push_back({"softmax_cross_entropy", "basic", [](CaseBuilder &b) {
                   Value *x = b.input("logits", {3, 5}, -2, 2);
