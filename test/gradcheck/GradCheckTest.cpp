@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <mutex>
+#include <set>
 
 using namespace cnnc;
 using namespace cnnc::gradcheck;
@@ -266,6 +266,15 @@ std::vector<Case> allCases() {
                      {{"pads", ints({1, -1, 0, 0, 1, -2})},
                       {"value", Attribute(0.5)}},
                      "pad_and_crop"));
+  cs.push_back(unary("dropout", -1, 1, {{"ratio", Attribute(0.3)}},
+                     "inference_identity"));
+  cs.push_back({"batch_norm", "running_stats", [](CaseBuilder &b) {
+                  Value *x = b.input("x", {2, 3, 2, 2});
+                  Value *s = b.input("scale", {3}), *bias = b.input("bias", {3});
+                  Value *m = b.input("mean", b.away({3}, -1, 1, {}), false);
+                  Value *v = b.input("var", b.away({3}, 0.5, 2, {}), false);
+                  b.loss(b.node("batch_norm", {x, s, bias, m, v}));
+                }});
   // Training-mode ops.
   cs.push_back({"batch_norm_train", "nchw_y", [](CaseBuilder &b) {
                   Node *n = b.nodeN("batch_norm_train",
@@ -308,6 +317,20 @@ std::vector<Case> allCases() {
                     l.setInt(i, (i * 3 + 1) % 4);
                   b.loss(b.node("hinge_loss", {x, b.input("labels", l, false)},
                                 {{"margin", Attribute(0.5)}}));
+                }});
+  // A small network: the chain rule across ops, fan-out of parameters.
+  cs.push_back({"network", "conv_relu_pool_gemm_loss", [](CaseBuilder &b) {
+                  Value *x = b.input("x", {2, 1, 6, 6});
+                  Value *w = b.input("w", {2, 1, 3, 3}), *cb = b.input("cb", {2});
+                  Value *c = b.node("conv", {x, w, cb}, {{"pads", ints({1, 1, 1, 1})}});
+                  Value *p = b.node("max_pool", {b.node("relu", {c})},
+                                    {{"kernel_shape", ints({3, 3})},
+                                     {"strides", ints({3, 3})}});
+                  Value *fc = b.node("gemm", {b.node("flatten", {p}),
+                                              b.input("fw", {8, 3}),
+                                              b.input("fb", {3})});
+                  Value *l = b.input("labels", b.labels({2}, 3), false);
+                  b.loss(b.node("softmax_cross_entropy", {fc, l}));
                 }});
   return cs;
 }
@@ -365,6 +388,23 @@ INSTANTIATE_TEST_SUITE_P(
 } // namespace
 
 namespace {
+
+/// Every op with a gradient rule has a case above ("Every op's gradient
+/// passes a gradient check in CI"); the ops without one are listed.
+TEST(GradCheckCoverage, EveryGradientRuleHasACase) {
+  std::set<std::string> covered;
+  for (const Case &c : allCases())
+    covered.insert(c.op);
+  std::string without;
+  for (const OpDef &op : OpRegistry::get().ops()) {
+    if (!op.gradFn()) {
+      without += " " + op.name();
+      continue;
+    }
+    EXPECT_TRUE(covered.count(op.name())) << op.name() << " has no gradcheck case";
+  }
+  std::printf("ops without a gradient rule:%s\n", without.c_str());
+}
 
 /// The check must fail on a wrong gradient, or it proves nothing.
 class GradCheckSelf : public ::testing::Test {
