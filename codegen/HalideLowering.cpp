@@ -249,27 +249,68 @@ static Halide::Buffer<> wrap(Tensor &t) {
   return Halide::Buffer<>(LowerCtx::halideType(t.dtype()), t.rawData(), sizes);
 }
 
+struct JitNode::Impl {
+  LoweredNode lowered;
+  Halide::Target target;
+  std::string op;
+  std::vector<TensorType> operandTypes, resultTypes;
+};
+
+JitNode::JitNode(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+JitNode::~JitNode() = default;
+
+Expected<std::unique_ptr<JitNode>> JitNode::compile(const Node &node) {
+  try {
+    Halide::Target target = Halide::get_jit_target_from_environment();
+    CNNC_ASSIGN_OR_RETURN(LoweredNode l, lowerNode(node, "jit", target));
+    l.pipeline.compile_jit(target);
+    auto impl = std::make_unique<Impl>(Impl{std::move(l), target, node.op(), {}, {}});
+    for (Value *v : node.operands())
+      impl->operandTypes.push_back(v->type());
+    for (size_t i = 0; i < node.numResults(); ++i)
+      impl->resultTypes.push_back(node.result(i)->type());
+    return std::unique_ptr<JitNode>(new JitNode(std::move(impl)));
+  } catch (const Halide::Error &e) {
+    return Status::error(node.op() + ": Halide: " + e.what());
+  }
+}
+
+Expected<std::vector<Tensor>> JitNode::run(const std::vector<Tensor> &inputs) {
+  Impl &m = *impl_;
+  if (inputs.size() != m.operandTypes.size())
+    return Status::error(m.op + ": expected " +
+                         std::to_string(m.operandTypes.size()) +
+                         " inputs, got " + std::to_string(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].type() != m.operandTypes[i] || inputs[i].empty())
+      return Status::error(m.op + ": input " + std::to_string(i) + " is " +
+                           inputs[i].type().str() + ", expected " +
+                           m.operandTypes[i].str());
+  try {
+    std::vector<Tensor> in = inputs; // wrap() needs mutable data pointers
+    for (size_t i = 0; i < in.size(); ++i)
+      m.lowered.inputs[i].set(wrap(in[i]));
+    std::vector<Tensor> outs;
+    std::vector<Halide::Buffer<>> bufs;
+    for (const TensorType &t : m.resultTypes)
+      outs.emplace_back(t);
+    for (Tensor &t : outs)
+      bufs.push_back(wrap(t));
+    m.lowered.pipeline.realize(Halide::Realization(bufs), m.target);
+    for (Halide::ImageParam &p : m.lowered.inputs)
+      p.reset(); // hold no pointer into the caller's tensors
+    return outs;
+  } catch (const Halide::Error &e) {
+    return Status::error(m.op + ": Halide: " + e.what());
+  }
+}
+
 Expected<std::vector<Tensor>> evaluateNodeJit(
     const Node &node, const std::vector<Tensor> &inputs) {
   if (inputs.size() != node.numOperands())
     return Status::error("evaluateNodeJit: wrong number of inputs");
-  try {
-    Halide::Target target = Halide::get_jit_target_from_environment();
-    CNNC_ASSIGN_OR_RETURN(LoweredNode l, lowerNode(node, "jit", target));
-    std::vector<Tensor> in = inputs; // wrap() needs mutable data pointers
-    for (size_t i = 0; i < in.size(); ++i)
-      l.inputs[i].set(wrap(in[i]));
-    std::vector<Tensor> outs;
-    std::vector<Halide::Buffer<>> bufs;
-    for (size_t i = 0; i < node.numResults(); ++i)
-      outs.emplace_back(node.result(i)->type());
-    for (Tensor &t : outs)
-      bufs.push_back(wrap(t));
-    l.pipeline.realize(Halide::Realization(bufs), target);
-    return outs;
-  } catch (const Halide::Error &e) {
-    return Status::error(node.op() + ": Halide: " + e.what());
-  }
+  CNNC_ASSIGN_OR_RETURN(std::unique_ptr<JitNode> jit, JitNode::compile(node));
+  return jit->run(inputs);
 }
 
 } // namespace cnnc

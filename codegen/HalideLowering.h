@@ -6,6 +6,7 @@
 
 #include <Halide.h>
 
+#include <memory>
 #include <string>
 
 namespace cnnc {
@@ -23,5 +24,22 @@ Expected<Halide::Module> lowerNodeToModule(const Node &node,
 /// the lowering against folds and hand-computed values without a runtime.
 Expected<std::vector<Tensor>> evaluateNodeJit(const Node &node,
                                               const std::vector<Tensor> &inputs);
+
+/// A node lowered and JIT-compiled for the host once, then run on any number
+/// of inputs (codegen/GraphEval.h, gradient checks). It copies what it needs
+/// of the node (result types), so the node may change or go afterwards.
+class JitNode {
+public:
+  static Expected<std::unique_ptr<JitNode>> compile(const Node &node);
+  ~JitNode();
+  /// Runs the pipeline on \p inputs (one per operand, of the operand types
+  /// the node had when compiled); returns one tensor per result.
+  Expected<std::vector<Tensor>> run(const std::vector<Tensor> &inputs);
+
+private:
+  struct Impl;
+  explicit JitNode(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 } // namespace cnnc

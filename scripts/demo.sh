@@ -22,7 +22,8 @@ echo "== cnnc examples/lenet5.cnn --train --optimizer=momentum --batch 64 -o $ou
 echo
 echo "== cnnc-train: $epochs epochs on Fashion-MNIST ($data)"
 "$bin/cnnc-train" "$out/lenet5_train.so" --data="$data" --epochs="$epochs" \
-  --lr=0.01 --checkpoint="$out/lenet5.ckpt" --curves="$out/lenet5_curves"
+  --lr=0.02 --schedule=cosine --checkpoint="$out/lenet5.ckpt" \
+  --curves="$out/lenet5_curves"
 echo "(curves: $out/lenet5_curves.csv and .svg; checkpoint: $out/lenet5.ckpt)"
 echo
 echo "== export the trained network: cnnc examples/lenet5.cnn --params=$out/lenet5.ckpt --emit=onnx"

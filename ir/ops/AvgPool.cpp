@@ -19,6 +19,13 @@ static Status exportAvgPool(OnnxExportCtx &c) {
   return Status::success();
 }
 
+static Status gradAvgPool(GradCtx &c) {
+  AttrMap attrs = c.node().attrs();
+  attrs["x_shape"] = Attribute(c.x(0)->type().dims());
+  c.addGrad(0, c.emit("avg_pool_grad", {c.dy()}, attrs));
+  return Status::success();
+}
+
 /// ONNX AveragePool. With count_include_pad = 0 (the ONNX default) a window
 /// is divided by the number of input elements it covers, else by the number
 /// of its taps inside the padded input: its size, except for a ceil_mode
@@ -45,7 +52,8 @@ OpDef defineAvgPool() {
       .inferShape(poolShape())
       .flops(poolFlops())
       .pattern(FusionPattern::Reduction)
-      .lower([](LowerCtx &c) { return lowerPool(c, /*average=*/true); });
+      .lower([](LowerCtx &c) { return lowerPool(c, /*average=*/true); })
+      .grad(gradAvgPool);
 }
 
 } // namespace cnnc::ops

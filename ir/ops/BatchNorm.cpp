@@ -77,6 +77,40 @@ static Status importBatchNorm(OnnxImportCtx &c) {
   return Status::success();
 }
 
+/// With the running statistics held fixed (fine-tuning with frozen
+/// statistics; training graphs use batch_norm_train), per channel c and
+/// inv = 1 / sqrt(var + epsilon):
+///   dx = dy * scale * inv, dscale = sum(dy * (x - mean) * inv), dbias = sum(dy)
+/// over N and the spatial axes. mean and var get no gradient.
+static Status gradBatchNorm(GradCtx &c) {
+  const TensorType &x = c.x(0)->type();
+  DType dt = x.dtype();
+  std::vector<int64_t> perChannel(size_t(x.rank()), 1), axes{0};
+  perChannel[1] = x.dim(1);
+  for (int64_t i = 2; i < x.rank(); ++i)
+    axes.push_back(i);
+  auto toX = [&](Value *v) { // [C] -> [1, C, 1, ...]
+    return c.emit("reshape", {v}, {{"shape", Attribute(perChannel)}});
+  };
+  auto sumToC = [&](Value *v) {
+    return c.emit("reduce_sum", {v},
+                  {{"axes", Attribute(axes)}, {"keepdims", Attribute(int64_t(0))}});
+  };
+  Value *dy = c.dy();
+  Value *inv = c.emit(
+      "div", {c.scalar(1.0, dt),
+              c.emit("sqrt", {c.emit("add", {c.x(4), c.scalar(c.node().attrFloat("epsilon"), dt)})})});
+  if (c.needs(0))
+    c.addGrad(0, c.emit("mul", {dy, toX(c.emit("mul", {c.x(1), inv}))}));
+  if (c.needs(1)) {
+    Value *xhat = c.emit("mul", {c.emit("sub", {c.x(0), toX(c.x(3))}), toX(inv)});
+    c.addGrad(1, sumToC(c.emit("mul", {dy, xhat})));
+  }
+  if (c.needs(2))
+    c.addGrad(2, sumToC(dy));
+  return Status::success();
+}
+
 /// ONNX BatchNormalization in inference mode (running statistics). Opsets
 /// 6-8 also carry is_test and spatial; with spatial = 1 (the default, and
 /// the only form later opsets keep) they compute the same, so the importer
@@ -96,7 +130,10 @@ OpDef defineBatchNorm() {
       .fold(foldBatchNorm)
       .flops(flopsPerOutput(2)) // a multiply and an add once folded
       .pattern(FusionPattern::Broadcast)
-      .lower(lowerBatchNorm);
+      .lower(lowerBatchNorm)
+      .nonDifferentiable(3)
+      .nonDifferentiable(4)
+      .grad(gradBatchNorm);
 }
 
 } // namespace cnnc::ops

@@ -91,6 +91,20 @@ static Status exportClip(OnnxExportCtx &c) {
 
 /// ONNX Clip-6 has min and max as attributes; from opset 11 they are
 /// optional inputs, which the importer turns back into these attributes.
+/// dx = dy where min < x < max, else 0: relu_grad masks dy by x - min > 0
+/// and by max - x > 0 (an infinite bound masks nothing).
+static Status gradClip(GradCtx &c) {
+  double lo = c.node().attrFloat("min"), hi = c.node().attrFloat("max");
+  DType t = c.x(0)->type().dtype();
+  Value *g = c.dy();
+  if (std::isfinite(lo))
+    g = c.emit("relu_grad", {g, c.emit("sub", {c.x(0), c.scalar(lo, t)})});
+  if (std::isfinite(hi))
+    g = c.emit("relu_grad", {g, c.emit("sub", {c.scalar(hi, t), c.x(0)})});
+  c.addGrad(0, g == c.dy() ? c.emit("identity", {g}) : g);
+  return Status::success();
+}
+
 OpDef defineClip() {
   constexpr double inf = std::numeric_limits<double>::infinity();
   return OpDef("clip")
@@ -106,7 +120,8 @@ OpDef defineClip() {
       .fold(foldClip)
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
-      .lower([](LowerCtx &c) { return lowerClip(c); });
+      .lower([](LowerCtx &c) { return lowerClip(c); })
+      .grad(gradClip);
 }
 
 } // namespace cnnc::ops

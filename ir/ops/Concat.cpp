@@ -85,6 +85,24 @@ static Status lowerConcat(LowerCtx &c) {
   return Status::success();
 }
 
+/// Each input's gradient is its slice of dy along the axis.
+static Status gradConcat(GradCtx &c) {
+  int64_t rank = c.y()->type().rank();
+  CNNC_ASSIGN_OR_RETURN(int64_t axis,
+                        normalizeAxis(c.node().attrInt("axis"), rank));
+  int64_t offset = 0;
+  for (size_t i = 0; i < c.node().numOperands(); ++i) {
+    int64_t n = c.x(i)->type().dim(axis);
+    if (c.needs(i))
+      c.addGrad(i, c.emit("slice", {c.dy()},
+                          {{"starts", Attribute(std::vector<int64_t>{offset})},
+                           {"ends", Attribute(std::vector<int64_t>{offset + n})},
+                           {"axes", Attribute(std::vector<int64_t>{axis})}}));
+    offset += n;
+  }
+  return Status::success();
+}
+
 OpDef defineConcat() {
   return OpDef("concat")
       .summary("Concatenates tensors along one axis")
@@ -96,7 +114,8 @@ OpDef defineConcat() {
       .fold(foldConcat)
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Injective)
-      .lower(lowerConcat);
+      .lower(lowerConcat)
+      .grad(gradConcat);
 }
 
 } // namespace cnnc::ops

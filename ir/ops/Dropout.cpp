@@ -66,7 +66,11 @@ OpDef defineDropout() {
       .fold(copyDataFold())
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Elementwise)
-      .lower(unaryLower([](Halide::Expr x) { return x; }));
+      .lower(unaryLower([](Halide::Expr x) { return x; }))
+      .grad([](GradCtx &c) { // the identity (training uses dropout_train)
+        c.addGrad(0, c.emit("identity", {c.dy()}));
+        return Status::success();
+      });
 }
 
 } // namespace cnnc::ops

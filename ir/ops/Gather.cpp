@@ -82,7 +82,8 @@ OpDef defineGather() {
       .fold(foldGather)
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Injective)
-      .lower(lowerGather);
+      .lower(lowerGather)
+      .nonDifferentiable(1);
 }
 
 } // namespace cnnc::ops

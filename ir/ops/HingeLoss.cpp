@@ -29,6 +29,12 @@ static Status lowerHingeLoss(LowerCtx &c) {
   return Status::success();
 }
 
+static Status gradHingeLoss(GradCtx &c) {
+  c.addGrad(0, c.emit("hinge_loss_grad", {c.x(0), c.x(1), c.dy()},
+                      c.node().attrs()));
+  return Status::success();
+}
+
 /// Multiclass SVM (Weston-Watkins) loss, averaged over the batch:
 ///   mean over i of sum over j != labels[i] of
 ///     max(0, logits[i][j] - logits[i][labels[i]] + margin).
@@ -43,7 +49,9 @@ OpDef defineHingeLoss() {
       .inferShape(classLossShape())
       .flops(flopsPerInput(3)) // subtract and add margin, max, sum
       .pattern(FusionPattern::Opaque)
-      .lower(lowerHingeLoss);
+      .lower(lowerHingeLoss)
+      .nonDifferentiable(1)
+      .grad(gradHingeLoss);
 }
 
 } // namespace cnnc::ops

@@ -9,6 +9,17 @@ static Status foldLeakyRelu(FoldCtx &c) {
   return unaryFold([alpha](double x) { return x < 0 ? alpha * x : x; })(c);
 }
 
+/// dx = dy * (x > 0 ? 1 : alpha) = alpha * dy + (1 - alpha) * relu_grad(dy, x)
+/// (the kink at 0 takes the slope alpha).
+static Status gradLeakyRelu(GradCtx &c) {
+  double alpha = c.node().attrFloat("alpha");
+  DType t = c.x(0)->type().dtype();
+  Value *pos = c.emit("relu_grad", {c.dy(), c.x(0)});
+  c.addGrad(0, c.emit("add", {c.emit("mul", {c.dy(), c.scalar(alpha, t)}),
+                              c.emit("mul", {pos, c.scalar(1 - alpha, t)})}));
+  return Status::success();
+}
+
 OpDef defineLeakyRelu() {
   return OpDef("leaky_relu")
       .summary("Leaky rectified linear unit, y = x < 0 ? alpha * x : x")
@@ -25,7 +36,8 @@ OpDef defineLeakyRelu() {
         Halide::Expr alpha = constOf(x.type(), c.node().attrFloat("alpha"));
         c.define(0, Halide::select(x < 0, alpha * x, x));
         return Status::success();
-      });
+      })
+      .grad(gradLeakyRelu);
 }
 
 } // namespace cnnc::ops

@@ -18,7 +18,8 @@ OpDef defineLogSoftmax() {
       .fold(softmaxFold(/*log=*/true))
       .flops(flopsPerOutput(3)) // exp, add to the sum, subtract
       .pattern(FusionPattern::Reduction)
-      .lower(softmaxLower(/*log=*/true));
+      .lower(softmaxLower(/*log=*/true))
+      .grad(softmaxGrad(/*log=*/true));
 }
 
 } // namespace cnnc::ops

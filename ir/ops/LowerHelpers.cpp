@@ -198,14 +198,24 @@ Status lowerPool(LowerCtx &c, bool average) {
   c.define(0, zero);
   Halide::Expr self = LowerCtx::call(c.outFunc(0), out);
   c.update(0, out, self + (guard ? c.inOr(0, xi, zero) : c.in(0, xi)));
-  // ONNX AveragePool (as ONNX Runtime): the divisor counts the taps inside
-  // the padded input with count_include_pad = 1 (a ceil_mode window can run
-  // past even that), else the taps inside x itself.
-  bool includePad = c.node().attrInt("count_include_pad") != 0;
+  Halide::Expr count = avgPoolDivisor(
+      g, starts, x.dims(), y.dims(), c.node().attrInt("count_include_pad") != 0);
+  c.update(0, out, self / Halide::cast(t, count));
+  return Status::success();
+}
+
+// ONNX AveragePool (as ONNX Runtime): the divisor counts the taps inside
+// the padded input with count_include_pad = 1 (a ceil_mode window can run
+// past even that), else the taps inside x itself.
+Halide::Expr avgPoolDivisor(const WindowGeometry &g,
+                            const std::vector<Halide::Expr> &starts,
+                            const std::vector<int64_t> &xDims,
+                            const std::vector<int64_t> &yDims,
+                            bool includePad) {
   Halide::Expr count = 1;
   int64_t constCount = 1;
-  for (size_t i = 0; i < spatial; ++i) {
-    int64_t in = x.dim(int64_t(2 + i)), o = y.dim(int64_t(2 + i));
+  for (size_t i = 0; i < starts.size(); ++i) {
+    int64_t in = xDims[2 + i], o = yDims[2 + i];
     int64_t s = g.strides[i], d = g.dilations[i], k = g.kernel[i];
     int64_t lo = includePad ? -g.padBegin[i] : 0;
     int64_t hi = includePad ? in + g.padEnd[i] : in;
@@ -216,8 +226,7 @@ Status lowerPool(LowerCtx &c, bool average) {
     else
       count = count * tapsWithin(starts[i], k, d, lo, hi);
   }
-  c.update(0, out, self / Halide::cast(t, count * int(constCount)));
-  return Status::success();
+  return count * int(constCount);
 }
 
 LowerFn globalPoolLower(bool average) {

@@ -7,6 +7,7 @@
 
 #include "ir/OpDef.h"
 #include "ir/ops/LowerCtx.h"
+#include "ir/ops/OpHelpers.h"
 
 #include <functional>
 
@@ -68,6 +69,17 @@ LowerFn reshapeLower();
 /// node's kernel_shape, strides, pads, dilations, ceil_mode and, for avg,
 /// count_include_pad attributes (ONNX MaxPool / AveragePool).
 Status lowerPool(LowerCtx &c, bool average);
+
+/// The divisor of avg_pool's window that starts at \p starts (one position
+/// per spatial axis, padding included: o * stride - pad_begin), in taps:
+/// those inside x, or inside the padded x with \p includePad (ONNX
+/// count_include_pad). \p xDims and \p yDims are the pool's [N, C, ...]
+/// input and output shapes.
+Halide::Expr avgPoolDivisor(const WindowGeometry &g,
+                            const std::vector<Halide::Expr> &starts,
+                            const std::vector<int64_t> &xDims,
+                            const std::vector<int64_t> &yDims,
+                            bool includePad);
 
 /// Lowering of global_max_pool (\p average false) and global_avg_pool.
 LowerFn globalPoolLower(bool average);

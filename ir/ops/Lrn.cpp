@@ -42,6 +42,11 @@ static Status lowerLrn(LowerCtx &c) {
   return Status::success();
 }
 
+static Status gradLrn(GradCtx &c) {
+  c.addGrad(0, c.emit("lrn_grad", {c.x(0), c.dy()}, c.node().attrs()));
+  return Status::success();
+}
+
 /// ONNX LRN (AlexNet): across channels,
 ///   y = x / (bias + alpha / size * sum(x[c']^2))^beta
 /// for c' in [c - floor((size-1)/2), c + ceil((size-1)/2)].
@@ -58,7 +63,8 @@ OpDef defineLrn() {
       .inferShape(inferLrn)
       .flops(lrnFlops)
       .pattern(FusionPattern::Reduction)
-      .lower(lowerLrn);
+      .lower(lowerLrn)
+      .grad(gradLrn);
 }
 
 } // namespace cnnc::ops

@@ -422,4 +422,25 @@ GradFn reshapeGrad() {
     return Status::success();
   };
 }
+
+GradFn softmaxGrad(bool log) {
+  return [log](GradCtx &c) {
+    const TensorType &x = c.x(0)->type();
+    if (x.rank() == 0) // constant 1 or 0: no gradient
+      return Status::success();
+    CNNC_ASSIGN_OR_RETURN(int64_t axis,
+                          normalizeAxis(c.node().attrInt("axis"), x.rank()));
+    AttrMap sum{{"axes", Attribute(std::vector<int64_t>{axis})},
+                {"keepdims", Attribute(int64_t(1))}};
+    Value *y = c.y(), *dy = c.dy();
+    if (log) { // dx = dy - softmax(x) * sum(dy)
+      Value *s = c.emit("reduce_sum", {dy}, sum);
+      c.addGrad(0, c.emit("sub", {dy, c.emit("mul", {c.emit("exp", {y}), s})}));
+    } else { // dx = y * (dy - sum(dy * y))
+      Value *s = c.emit("reduce_sum", {c.emit("mul", {dy, y})}, sum);
+      c.addGrad(0, c.emit("mul", {y, c.emit("sub", {dy, s})}));
+    }
+    return Status::success();
+  };
+}
 } // namespace cnnc::ops

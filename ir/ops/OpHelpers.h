@@ -146,4 +146,8 @@ Expected<ConvGeometry> convGeometry(const ShapeCtx &c, size_t spatial);
 /// Gradient of the reshape-like ops (reshape, flatten, squeeze, unsqueeze):
 /// dy reshaped back to x's shape.
 GradFn reshapeGrad();
+
+/// Gradient of softmax (\p log false) and log_softmax along `axis`, built
+/// from y: dx = y * (dy - sum(dy * y)) and dx = dy - exp(y) * sum(dy).
+GradFn softmaxGrad(bool log);
 } // namespace cnnc::ops

@@ -158,6 +158,20 @@ static Status exportPad(OnnxExportCtx &c) {
   return Status::success();
 }
 
+/// Constant mode: dx is dy with the padding cut off and the cropped parts
+/// put back as zeros, pad(dy, -pads). The other modes read elements more
+/// than once (a scatter-add this IR has no op for).
+static Status gradPad(GradCtx &c) {
+  const std::string &mode = c.node().attrString("mode");
+  if (mode != "constant")
+    return c.error("mode \"" + mode + "\" is not supported, only \"constant\"");
+  std::vector<int64_t> pads = c.node().attrInts("pads");
+  for (int64_t &p : pads)
+    p = -p;
+  c.addGrad(0, c.emit("pad", {c.dy()}, {{"pads", Attribute(pads)}}));
+  return Status::success();
+}
+
 /// ONNX Pad-2 has pads and value as attributes; from opset 11 they are
 /// inputs, which the importer requires constant and turns into these.
 OpDef definePad() {
@@ -177,7 +191,8 @@ OpDef definePad() {
       .fold(foldPad)
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Injective)
-      .lower(lowerPad);
+      .lower(lowerPad)
+      .grad(gradPad);
 }
 
 } // namespace cnnc::ops

@@ -79,7 +79,8 @@ OpDef defineShape() {
       .foldsFromTypes()
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Opaque)
-      .lower(lowerShape);
+      .lower(lowerShape)
+      .nonDifferentiable(0); // depends on the type only
 }
 
 } // namespace cnnc::ops

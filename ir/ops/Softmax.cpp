@@ -20,7 +20,8 @@ OpDef defineSoftmax() {
       .fold(softmaxFold(/*log=*/false))
       .flops(flopsPerOutput(3)) // exp, add to the sum, divide
       .pattern(FusionPattern::Reduction)
-      .lower(softmaxLower(/*log=*/false));
+      .lower(softmaxLower(/*log=*/false))
+      .grad(softmaxGrad(/*log=*/false));
 }
 
 } // namespace cnnc::ops
