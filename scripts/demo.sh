@@ -48,7 +48,7 @@ np.save(out, (test[:1] - mean) / std)
 label = gzip.open(f"{data}/t10k-labels-idx1-ubyte.gz", "rb").read()[8]
 names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
          "Shirt", "Sneaker", "Bag", "Ankle boot"]
-print(f"test image 0 is a {names[label]} (class {label})")
+print(f"test image 0: {names[label]} (class {label})")
 PY
 echo "== cnnc-run $out/lenet5.so --input $out/x.npy"
 "$bin/cnnc-run" "$out/lenet5.so" --input "$out/x.npy"
