@@ -128,7 +128,8 @@ private:
 } // namespace
 
 Expected<std::map<const Value *, Value *>>
-buildGradients(Graph &g, Value *loss, const std::vector<Value *> &wrt) {
+buildGradients(Graph &g, Value *loss, const std::vector<Value *> &wrt,
+               const Node **failed) {
   if (!loss->hasType() || loss->type().rank() != 0 ||
       !isFloat(loss->type().dtype()))
     return Status::error("autodiff: the loss '" + loss->name() +
@@ -174,8 +175,13 @@ buildGradients(Graph &g, Value *loss, const std::vector<Value *> &wrt) {
       continue;
     std::string where = "autodiff: node '" + n->result(0)->name() + "' (" +
                         n->op() + ")";
+    auto fail = [&](const std::string &msg) {
+      if (failed)
+        *failed = n;
+      return Status::error(where + ": " + msg);
+    };
     if (!n->def().gradFn())
-      return Status::error(where + ": the op has no gradient rule");
+      return fail("the op has no gradient rule");
     GradCtxImpl ctx(d, *n, needs);
     // A node none of whose results received a gradient contributes none.
     bool anyGrad = false;
@@ -185,9 +191,9 @@ buildGradients(Graph &g, Value *loss, const std::vector<Value *> &wrt) {
       continue;
     Status st = n->def().gradFn()(ctx);
     if (!st.ok())
-      return Status::error(where + ": " + st.message());
+      return fail(st.message());
     if (!d.status().ok())
-      return Status::error(where + ": " + d.status().message());
+      return fail(d.status().message());
   }
 
   std::map<const Value *, Value *> result;
@@ -213,9 +219,10 @@ Status runAutodiff(Graph &g, DiagEngine &diag, const PassOptions &) {
   for (Value *p : g.params())
     if (p->trainable())
       wrt.push_back(p);
-  auto grads = buildGradients(g, g.outputs()[0], wrt);
+  const Node *failed = nullptr;
+  auto grads = buildGradients(g, g.outputs()[0], wrt, &failed);
   if (!grads.ok()) {
-    diag.error(g.loc(), grads.status());
+    diag.error(failed ? failed->loc() : g.loc(), grads.status());
     return Status::error("");
   }
   for (Value *p : wrt) {

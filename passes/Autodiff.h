@@ -22,8 +22,10 @@ namespace cnnc {
 /// (rank 0) float value of \p g, and shapes must be inferred. The result
 /// maps each v to its gradient value (a value of v's type); a v that the
 /// loss does not depend on gets a zero constant. Fails naming the node
-/// whose op has no gradient rule, or whose rule fails.
+/// whose op has no gradient rule, or whose rule fails; that node is then
+/// stored in \p failed when given (for a diagnostic at its location).
 Expected<std::map<const Value *, Value *>>
-buildGradients(Graph &g, Value *loss, const std::vector<Value *> &wrt);
+buildGradients(Graph &g, Value *loss, const std::vector<Value *> &wrt,
+               const Node **failed = nullptr);
 
 } // namespace cnnc

@@ -31,19 +31,11 @@ static Status gradAvgPool(GradCtx &c) {
 /// of its taps inside the padded input: its size, except for a ceil_mode
 /// window that runs past the end padding (as ONNX Runtime).
 OpDef defineAvgPool() {
-  return OpDef("avg_pool")
+  OpDef def("avg_pool");
+  return poolWindowAttrs(def)
       .summary("Average pooling over the spatial axes of x: [N, C, D1, ...]")
       .inputs({"x"})
       .outputs({"y"})
-      .requiredAttr("kernel_shape", AttrKind::Ints, "window size per axis")
-      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
-            "[begin..., end...]; empty = all 0")
-      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("ceil_mode", AttrKind::Int, int64_t(0),
-            "1: round the output size up instead of down")
       .attr("count_include_pad", AttrKind::Int, int64_t(0),
             "1: padding counts in the divisor")
       .onnx("AveragePool", 1)

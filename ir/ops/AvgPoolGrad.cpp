@@ -68,20 +68,12 @@ static Status lowerAvgPoolGrad(LowerCtx &c) {
 
 /// The attributes are avg_pool's, plus the input shape.
 OpDef defineAvgPoolGrad() {
-  return OpDef("avg_pool_grad")
+  OpDef def("avg_pool_grad");
+  return poolWindowAttrs(def)
       .summary("Gradient of avg_pool: each dy spread evenly over its window")
       .inputs({"dy"})
       .outputs({"dx"})
       .requiredAttr("x_shape", AttrKind::Ints, "the pooled input's shape")
-      .requiredAttr("kernel_shape", AttrKind::Ints, "window size per axis")
-      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
-            "[begin..., end...]; empty = all 0")
-      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("ceil_mode", AttrKind::Int, int64_t(0),
-            "1: the forward pool rounded its output size up")
       .attr("count_include_pad", AttrKind::Int, int64_t(0),
             "1: padding counted in the forward divisor")
       .inferShape(inferAvgPoolGrad)

@@ -200,18 +200,12 @@ static Status gradConv(GradCtx &c) {
 }
 
 OpDef defineConv() {
-  return OpDef("conv")
+  OpDef def("conv");
+  return convWindowAttrs(def)
       .summary("N-d convolution (cross-correlation) with groups, strides, "
                "dilations and padding; x: [N, C, ...], w: [M, C/group, k...]")
       .inputs({"x", "w", "b?"})
       .outputs({"y"})
-      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
-            "[begin..., end...]; empty = all 0")
-      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("group", AttrKind::Int, int64_t(1), "number of channel groups")
       .onnx("Conv", 1)
       .onnxImport(importConv)
       .inferShape(inferConv)

@@ -217,16 +217,10 @@ static Status lowerConvGradWeight(LowerCtx &c) {
   return Status::success();
 }
 
+/// The attributes are the conv's.
 static OpDef convGradOp(const std::string &name) {
-  return OpDef(name)
-      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
-            "the conv's, per spatial axis; empty = all 1")
-      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
-            "the conv's [begin..., end...]; empty = all 0")
-      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
-            "the conv's, per spatial axis; empty = all 1")
-      .attr("group", AttrKind::Int, int64_t(1), "the conv's channel groups")
-      .pattern(FusionPattern::Complex);
+  OpDef def(name);
+  return convWindowAttrs(def).pattern(FusionPattern::Complex);
 }
 
 OpDef defineConvGradData() {

@@ -12,11 +12,7 @@ static Status lowerHingeLoss(LowerCtx &c) {
   Halide::Type t = LowerCtx::halideType(logits.dtype());
   Halide::RDom r = rdomOver(c, {classes, rows}, "hinge");
   Halide::Expr j = r[0], i = r[1];
-  Halide::Expr label = c.in(1, {i});
-  Halide::Type lt = label.type();
-  label = Halide::cast<int>(
-      Halide::clamp(label, Halide::Internal::make_zero(lt),
-                    Halide::Internal::make_const(lt, classes - 1)));
+  Halide::Expr label = clampedLabel(c, i, classes);
   Halide::Expr margin = constOf(t, c.node().attrFloat("margin"));
   Halide::Expr zero = Halide::Internal::make_zero(t);
   Halide::Expr term = Halide::select(

@@ -4,16 +4,6 @@
 
 namespace cnnc::ops {
 
-static Status inferHingeLossGrad(ShapeCtx &c) {
-  CNNC_RETURN_IF_ERROR(classLossShape()(c));
-  const TensorType &dloss = c.input(2);
-  if (dloss.rank() != 0 || dloss.dtype() != c.input(0).dtype())
-    return c.error("dloss must be a scalar of the logits' type, got " +
-                   dloss.str());
-  c.setOutput(0, c.input(0));
-  return Status::success();
-}
-
 /// With v[i, j] = (j != l_i and logits[i, j] - logits[i, l_i] + margin > 0)
 /// (labels clamped into [0, C) as in hinge_loss):
 ///   dlogits[i, j] = dloss / N * (j == l_i ? -sum over j' of v[i, j'] : v[i, j]).
@@ -25,13 +15,7 @@ static Status lowerHingeLossGrad(LowerCtx &c) {
   Halide::Expr zero = Halide::Internal::make_zero(t);
   Halide::Expr one = constOf(t, 1.0);
   Halide::Expr margin = constOf(t, c.node().attrFloat("margin"));
-  auto labelOf = [&](Halide::Expr i) {
-    Halide::Expr l = c.in(1, {i});
-    Halide::Type lt = l.type();
-    return Halide::cast<int>(
-        Halide::clamp(l, Halide::Internal::make_zero(lt),
-                      Halide::Internal::make_const(lt, classes - 1)));
-  };
+  auto labelOf = [&](Halide::Expr i) { return clampedLabel(c, i, classes); };
   auto violated = [&](Halide::Expr i, Halide::Expr j) {
     Halide::Expr l = labelOf(i);
     return Halide::select(
@@ -57,7 +41,7 @@ OpDef defineHingeLossGrad() {
       .inputs({"logits", "labels", "dloss"})
       .outputs({"dlogits"})
       .attr("margin", AttrKind::Float, 1.0, "the forward op's margin")
-      .inferShape(inferHingeLossGrad)
+      .inferShape(classLossGradShape())
       .flops(flopsPerInput(4))
       .pattern(FusionPattern::Opaque)
       .lower(lowerHingeLossGrad);

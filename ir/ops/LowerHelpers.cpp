@@ -284,6 +284,30 @@ LowerFn softmaxLower(bool log) {
   };
 }
 
+Halide::Expr clampedLabel(LowerCtx &c, Halide::Expr n, int64_t classes) {
+  Halide::Expr label = c.in(1, {n});
+  Halide::Type lt = label.type();
+  return Halide::cast<int>(
+      Halide::clamp(label, Halide::Internal::make_zero(lt),
+                    Halide::Internal::make_const(lt, classes - 1)));
+}
+
+RowSoftmax rowSoftmax(LowerCtx &c) {
+  const TensorType &logits = c.inType(0);
+  Halide::Type t = LowerCtx::halideType(logits.dtype());
+  const std::string &name = c.node().result()->name();
+  Halide::Var n(name + "_n");
+  Halide::RDom rc = rdomOver(c, {logits.dim(1)}, "class");
+  RowSoftmax s{c.func(name + "_max"), c.func(name + "_sumexp")};
+  s.max(n) = t.min();
+  s.max(n) = Halide::max(s.max(n), c.in(0, {n, rc.x}));
+  s.sumExp(n) = Halide::Internal::make_zero(t);
+  s.sumExp(n) = s.sumExp(n) + safeExp(c.in(0, {n, rc.x}) - s.max(n));
+  s.max.compute_root();
+  s.sumExp.compute_root();
+  return s;
+}
+
 WindowSource windowSource(Halide::Expr in, Halide::Expr tap, int64_t stride,
                           int64_t padBegin, int64_t dilation, int64_t outSize) {
   Halide::Expr num = in + int(padBegin) - tap * int(dilation);

@@ -88,6 +88,17 @@ LowerFn globalPoolLower(bool average);
 /// maximum subtracted for stability.
 LowerFn softmaxLower(bool log);
 
+/// Operand 1 (class labels, i64 or i32) at row \p n as an int clamped into
+/// [0, classes), so that a bad label cannot read outside (the losses).
+Halide::Expr clampedLabel(LowerCtx &c, Halide::Expr n, int64_t classes);
+
+/// Per row n of operand 0 (logits [N, C]), at root: its maximum and the sum
+/// of exp(logit - maximum), for the softmax losses and their gradients.
+struct RowSoftmax {
+  Halide::Func max, sumExp;
+};
+RowSoftmax rowSoftmax(LowerCtx &c);
+
 /// The adjoint of a sliding window (conv and pooling gradients): the window
 /// position o whose tap \p tap lands on input position \p in along one
 /// spatial axis, o = (in + padBegin - tap * dilation) / stride, and whether

@@ -24,19 +24,11 @@ static Status gradMaxPool(GradCtx &c) {
 /// ONNX MaxPool without the optional Indices result; padding never wins
 /// (it behaves as -inf). auto_pad is resolved to pads by the importer.
 OpDef defineMaxPool() {
-  return OpDef("max_pool")
+  OpDef def("max_pool");
+  return poolWindowAttrs(def)
       .summary("Max pooling over the spatial axes of x: [N, C, D1, ...]")
       .inputs({"x"})
       .outputs({"y"})
-      .requiredAttr("kernel_shape", AttrKind::Ints, "window size per axis")
-      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
-            "[begin..., end...]; empty = all 0")
-      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("ceil_mode", AttrKind::Int, int64_t(0),
-            "1: round the output size up instead of down")
       .onnx("MaxPool", 1)
       .onnxImport(importMaxPool)
       .inferShape(poolShape())

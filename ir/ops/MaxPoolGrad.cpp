@@ -80,20 +80,12 @@ static Status lowerMaxPoolGrad(LowerCtx &c) {
 
 /// The attributes are max_pool's (the same node attributes are copied).
 OpDef defineMaxPoolGrad() {
-  return OpDef("max_pool_grad")
+  OpDef def("max_pool_grad");
+  return poolWindowAttrs(def)
       .summary("Gradient of max_pool: dy routed to the first maximum of each "
                "window")
       .inputs({"x", "dy"})
       .outputs({"dx"})
-      .requiredAttr("kernel_shape", AttrKind::Ints, "window size per axis")
-      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
-            "[begin..., end...]; empty = all 0")
-      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
-            "per spatial axis; empty = all 1")
-      .attr("ceil_mode", AttrKind::Int, int64_t(0),
-            "1: the forward pool rounded its output size up")
       .inferShape(inferMaxPoolGrad)
       .flops(flopsPerInput(2))
       .pattern(FusionPattern::Reduction)

@@ -14,14 +14,6 @@
 
 namespace cnnc::ops {
 
-static Halide::Expr clampedLabel(LowerCtx &c, Halide::Expr n, int64_t classes) {
-  Halide::Expr label = c.in(1, {n});
-  Halide::Type lt = label.type();
-  return Halide::cast<int>(
-      Halide::clamp(label, Halide::Internal::make_zero(lt),
-                    Halide::Internal::make_const(lt, classes - 1)));
-}
-
 static Status lowerNllLoss(LowerCtx &c) {
   const TensorType &logp = c.inType(0);
   int64_t rows = logp.dim(0), classes = logp.dim(1);
@@ -67,16 +59,6 @@ Status importOnnxLoss(OnnxImportCtx &c) {
   return Status::success();
 }
 
-static Status inferNllLossGrad(ShapeCtx &c) {
-  CNNC_RETURN_IF_ERROR(classLossShape()(c));
-  const TensorType &dloss = c.input(2);
-  if (dloss.rank() != 0 || dloss.dtype() != c.input(0).dtype())
-    return c.error("dloss must be a scalar of the scores' type, got " +
-                   dloss.str());
-  c.setOutput(0, c.input(0));
-  return Status::success();
-}
-
 OpDef defineNllLoss() {
   return OpDef("nll_loss")
       .summary("Mean negative log-likelihood of log-probabilities [N, C] at "
@@ -105,7 +87,7 @@ OpDef defineNllLossGrad() {
                "-onehot(labels) * dloss / N")
       .inputs({"logp", "labels", "dloss"})
       .outputs({"dlogp"})
-      .inferShape(inferNllLossGrad)
+      .inferShape(classLossGradShape())
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Opaque)
       .lower(lowerNllLossGrad);

@@ -382,6 +382,42 @@ ShapeFn classLossShape() {
   };
 }
 
+OpDef &convWindowAttrs(OpDef &def) {
+  return def
+      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
+            "per spatial axis; empty = all 1")
+      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
+            "[begin..., end...]; empty = all 0")
+      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
+            "per spatial axis; empty = all 1")
+      .attr("group", AttrKind::Int, int64_t(1), "number of channel groups");
+}
+
+OpDef &poolWindowAttrs(OpDef &def) {
+  return def
+      .requiredAttr("kernel_shape", AttrKind::Ints, "window size per axis")
+      .attr("strides", AttrKind::Ints, std::vector<int64_t>{},
+            "per spatial axis; empty = all 1")
+      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
+            "[begin..., end...]; empty = all 0")
+      .attr("dilations", AttrKind::Ints, std::vector<int64_t>{},
+            "per spatial axis; empty = all 1")
+      .attr("ceil_mode", AttrKind::Int, int64_t(0),
+            "1: round the output size up instead of down");
+}
+
+ShapeFn classLossGradShape() {
+  return [](ShapeCtx &c) -> Status {
+    CNNC_RETURN_IF_ERROR(classLossShape()(c));
+    const TensorType &dloss = c.input(2);
+    if (dloss.rank() != 0 || dloss.dtype() != c.input(0).dtype())
+      return c.error("dloss must be a scalar of the scores' type, got " +
+                     dloss.str());
+    c.setOutput(0, c.input(0));
+    return Status::success();
+  };
+}
+
 Expected<ConvGeometry> convGeometry(const ShapeCtx &c, size_t spatial) {
   ConvGeometry g;
   g.strides = c.attrInts("strides");

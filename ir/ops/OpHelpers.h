@@ -107,6 +107,11 @@ Expected<WindowGeometry> windowGeometry(const ShapeCtx &c, size_t spatial);
 Expected<int64_t> pooledSize(int64_t in, const WindowGeometry &g, size_t axis,
                              bool ceilMode);
 
+/// Adds the sliding-window attributes of the pooling ops and their
+/// gradients (ONNX MaxPool / AveragePool): kernel_shape, strides, pads,
+/// dilations, ceil_mode.
+OpDef &poolWindowAttrs(OpDef &def);
+
 /// Shape rule of max_pool and avg_pool: x [N, C, D1...] -> [N, C, O1...].
 ShapeFn poolShape();
 
@@ -139,9 +144,18 @@ struct ConvGeometry {
   std::vector<int64_t> strides, dilations, padBegin, padEnd;
 };
 
+/// Adds conv's window attributes (strides, pads, dilations, group) to conv
+/// and to its gradients, which take the same values.
+OpDef &convWindowAttrs(OpDef &def);
+
 /// Reads and checks the strides, dilations and pads of a conv node (or of
 /// conv_grad_data / conv_grad_weight) for \p spatial spatial axes.
 Expected<ConvGeometry> convGeometry(const ShapeCtx &c, size_t spatial);
+
+/// Shape rule of the loss gradients (softmax_cross_entropy_grad, ...):
+/// (scores [N, C], labels [N], dloss: a scalar of the scores' type) ->
+/// dscores of the scores' type.
+ShapeFn classLossGradShape();
 
 /// Gradient of the reshape-like ops (reshape, flatten, squeeze, unsqueeze):
 /// dy reshaped back to x's shape.

@@ -12,23 +12,11 @@ static Status lowerSoftmaxCrossEntropy(LowerCtx &c) {
   const TensorType &logits = c.inType(0);
   int64_t rows = logits.dim(0), classes = logits.dim(1);
   Halide::Type t = LowerCtx::halideType(logits.dtype());
-  const std::string &name = c.node().result()->name();
-  Halide::Var n(name + "_n");
-  Halide::RDom rc = rdomOver(c, {classes}, "class");
-  Halide::Func mx = c.func(name + "_max"), se = c.func(name + "_sumexp");
-  mx(n) = t.min();
-  mx(n) = Halide::max(mx(n), c.in(0, {n, rc.x}));
-  se(n) = Halide::Internal::make_zero(t);
-  se(n) = se(n) + safeExp(c.in(0, {n, rc.x}) - mx(n));
-  mx.compute_root();
-  se.compute_root();
+  RowSoftmax s = rowSoftmax(c);
   Halide::RDom rn = rdomOver(c, {rows}, "batch");
-  Halide::Expr label = c.in(1, {rn.x});
-  Halide::Type lt = label.type();
-  label = Halide::cast<int>(
-      Halide::clamp(label, Halide::Internal::make_zero(lt),
-                    Halide::Internal::make_const(lt, classes - 1)));
-  Halide::Expr nll = mx(rn.x) + safeLog(se(rn.x)) - c.in(0, {rn.x, label});
+  Halide::Expr label = clampedLabel(c, rn.x, classes);
+  Halide::Expr nll =
+      s.max(rn.x) + safeLog(s.sumExp(rn.x)) - c.in(0, {rn.x, label});
   c.define(0, Halide::Internal::make_zero(t));
   Halide::Expr loss = LowerCtx::call(c.outFunc(0), {});
   c.update(0, {}, loss + nll);
