@@ -20,8 +20,6 @@ static Status inferFlatten(ShapeCtx &c) {
   return Status::success();
 }
 
-
-
 OpDef defineFlatten() {
   return OpDef("flatten")
       .summary("Reshapes x to a matrix: axes before `axis` become the rows")

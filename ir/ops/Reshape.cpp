@@ -79,8 +79,6 @@ static Status exportReshape(OnnxExportCtx &c) {
   return Status::success();
 }
 
-
-
 /// ONNX Reshape-5+ takes the shape as an input; the importer requires it to
 /// be constant and makes it this attribute (as Reshape-1 had it).
 OpDef defineReshape() {

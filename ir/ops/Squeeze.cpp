@@ -64,8 +64,6 @@ static Status exportSqueeze(OnnxExportCtx &c) {
   return Status::success();
 }
 
-
-
 /// ONNX Squeeze-13 takes axes as an input; the importer requires it to be
 /// constant and makes it this attribute (as opsets 1-12 had it).
 OpDef defineSqueeze() {

@@ -46,8 +46,6 @@ static Status exportUnsqueeze(OnnxExportCtx &c) {
   return Status::success();
 }
 
-
-
 /// ONNX Unsqueeze-13 takes axes as an input; the importer requires it to
 /// be constant and makes it this attribute (as opsets 1-12 had it).
 OpDef defineUnsqueeze() {
