@@ -20,6 +20,7 @@
 
 #include <Halide.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -40,6 +41,99 @@ bool isCIdentifier(const std::string &s) {
     if (!std::isalnum(c) && c != '_')
       return false;
   return true;
+}
+
+const std::vector<int> &cudaCapabilities() {
+  static const std::vector<int> caps{30, 32, 35, 50, 61, 70, 75, 80, 86};
+  return caps;
+}
+
+static Halide::Target::Feature cudaCapabilityFeature(int cap) {
+  switch (cap) {
+  case 30: return Halide::Target::CUDACapability30;
+  case 32: return Halide::Target::CUDACapability32;
+  case 35: return Halide::Target::CUDACapability35;
+  case 50: return Halide::Target::CUDACapability50;
+  case 61: return Halide::Target::CUDACapability61;
+  case 70: return Halide::Target::CUDACapability70;
+  case 75: return Halide::Target::CUDACapability75;
+  case 80: return Halide::Target::CUDACapability80;
+  default: return Halide::Target::CUDACapability86;
+  }
+}
+
+std::string deviceApi(const Halide::Target &t) {
+  if (t.has_feature(Halide::Target::CUDA))
+    return "cuda";
+  if (t.has_feature(Halide::Target::OpenCL))
+    return "opencl";
+  return "";
+}
+
+Expected<Halide::Target> resolveTarget(const CompileOptions &opts,
+                                       bool needsDoubles) {
+  if (opts.target != "host" &&
+      !Halide::Target::validate_target_string(opts.target))
+    return Status::error("unknown target '" + opts.target + "'");
+  Halide::Target target;
+  try {
+    target = opts.target == "host" ? Halide::get_host_target()
+                                   : Halide::Target(opts.target);
+  } catch (const Halide::Error &e) {
+    return Status::error("unknown target '" + opts.target + "'");
+  }
+  bool cuda = target.has_feature(Halide::Target::CUDA);
+  bool opencl = target.has_feature(Halide::Target::OpenCL);
+  if (cuda && opencl)
+    return Status::error("target '" + opts.target +
+                         "': choose one GPU API, cuda or opencl");
+  if (target.has_gpu_feature() && !cuda && !opencl)
+    return Status::error("target '" + opts.target +
+                         "': the GPU APIs supported are cuda and opencl");
+  if (opts.cudaCapability) {
+    const auto &caps = cudaCapabilities();
+    if (std::find(caps.begin(), caps.end(), opts.cudaCapability) == caps.end()) {
+      std::string list;
+      for (int c : caps)
+        list += (list.empty() ? "" : ", ") + std::to_string(c);
+      return Status::error("--cuda-capability=" +
+                           std::to_string(opts.cudaCapability) +
+                           ": not one of " + list);
+    }
+    if (!cuda)
+      return Status::error("--cuda-capability needs a CUDA target (e.g. "
+                           "--target=host-cuda), not '" +
+                           opts.target + "'");
+  }
+  if (cuda) {
+    bool named = false;
+    for (int c : cudaCapabilities())
+      named |= target.has_feature(cudaCapabilityFeature(c));
+    if (opts.cudaCapability) {
+      for (int c : cudaCapabilities())
+        target = target.without_feature(cudaCapabilityFeature(c));
+      target = target.with_feature(cudaCapabilityFeature(opts.cudaCapability));
+    } else if (!named) {
+      target = target.with_feature(cudaCapabilityFeature(kDefaultCudaCapability));
+    }
+  }
+  if (opencl && needsDoubles)
+    target = target.with_feature(Halide::Target::CLDoubles);
+  return target;
+}
+
+/// True if any tensor of \p fns is f64.
+static bool usesDoubles(const std::vector<Graph *> &fns) {
+  for (const Graph *g : fns) {
+    for (const Value *v : g->inputs())
+      if (v->type().dtype() == DType::F64)
+        return true;
+    for (const Node *n : g->nodes())
+      for (size_t i = 0; i < n->numResults(); ++i)
+        if (n->result(i)->type().dtype() == DType::F64)
+          return true;
+  }
+  return false;
 }
 
 /// The LLVM triple and runtime bitcode family of a Halide target.
@@ -152,16 +246,8 @@ Status compileModel(const std::vector<Graph *> &fns,
   if (!isStatic && fs::path(opts.output).extension() != ".so")
     return Status::error("output '" + opts.output +
                          "' must end in .so (shared) or .a (static)");
-  Halide::Target target;
-  try {
-    target = opts.target == "host" ? Halide::get_host_target()
-                                   : Halide::Target(opts.target);
-  } catch (const Halide::Error &e) {
-    return Status::error("unknown target '" + opts.target + "'");
-  }
-  if (!Halide::Target::validate_target_string(opts.target) &&
-      opts.target != "host")
-    return Status::error("unknown target '" + opts.target + "'");
+  CNNC_ASSIGN_OR_RETURN(Halide::Target target,
+                        resolveTarget(opts, usesDoubles(fns)));
   std::string triple, family;
   CNNC_RETURN_IF_ERROR(targetTriple(target, triple, family));
   const std::string *bitcode = runtimeBitcode(family);
@@ -211,7 +297,17 @@ Status compileModel(const std::vector<Graph *> &fns,
   std::string glueObj = (tmp.path / "glue.o").string();
   objects.push_back(glueObj);
   try {
-    if (!modules.empty()) {
+    if (target.has_gpu_feature()) {
+      // One object per kernel: linked into one module, GPU pipelines would
+      // share one device-code cache entry, and all but one would miss
+      // their kernels at run time.
+      for (size_t k = 0; k < modules.size(); ++k) {
+        std::string obj =
+            (tmp.path / ("kernel" + std::to_string(k) + ".o")).string();
+        modules[k].compile({{Halide::OutputFileType::object, obj}});
+        objects.push_back(obj);
+      }
+    } else if (!modules.empty()) {
       std::string kernelsObj = (tmp.path / "kernels.o").string();
       Halide::link_modules(opts.name + "_kernels", modules)
           .compile({{Halide::OutputFileType::object, kernelsObj}});
@@ -233,6 +329,7 @@ Status compileModel(const std::vector<Graph *> &fns,
   glue.exportGenericApi = !isStatic;
   glue.runtimeBitcode = *bitcode;
   glue.optimizer = opts.optimizer;
+  glue.device = deviceApi(target);
   CNNC_RETURN_IF_ERROR(emitGlueObject(plan, glue, glueObj));
 
   // Link into a temporary file, then move everything into place.

@@ -5,6 +5,8 @@
 #include "ir/Graph.h"
 #include "ir/Support.h"
 
+#include <Halide.h>
+
 #include <string>
 #include <vector>
 
@@ -18,7 +20,11 @@ struct CompileOptions {
   /// Prefix of every exported symbol (a C identifier).
   std::string name = "model";
   /// A Halide target string: host, x86-64-linux-avx2, arm-64-linux, ...
+  /// With -cuda or -opencl the kernels run on a GPU (see resolveTarget).
   std::string target = "host";
+  /// --cuda-capability: the CUDA compute capability of the PTX (70 = sm_70);
+  /// 0 = the target string's, else kDefaultCudaCapability.
+  int cudaCapability = 0;
   /// Keep the weights in NAME.weights next to the library.
   bool externalWeights = false;
   /// Seed of random parameter initialisers.
@@ -36,6 +42,21 @@ Status compileModel(Graph &g, const CompileOptions &opts);
 /// (passes/Training.h); the first is the inference function.
 Status compileModel(const std::vector<Graph *> &fns,
                     const CompileOptions &opts);
+
+/// The CUDA capability of CUDA targets that name none: sm_70 (Volta);
+/// newer GPUs run its PTX (the driver compiles it for them at load).
+constexpr int kDefaultCudaCapability = 70;
+/// The CUDA capabilities Halide 14 can target.
+const std::vector<int> &cudaCapabilities();
+
+/// The Halide target \p opts asks for: the target string ("host" = this
+/// machine), with a CUDA capability for CUDA targets (opts.cudaCapability,
+/// else the string's, else kDefaultCudaCapability) and OpenCL doubles when
+/// \p needsDoubles. Errors name the bad flag or target.
+Expected<Halide::Target> resolveTarget(const CompileOptions &opts,
+                                       bool needsDoubles = false);
+/// The GPU API of \p t: "cuda", "opencl", or "" for the CPU.
+std::string deviceApi(const Halide::Target &t);
 
 /// True if \p s is a valid C identifier (for --name).
 bool isCIdentifier(const std::string &s);

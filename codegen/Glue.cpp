@@ -30,7 +30,7 @@
 
 namespace cnnc {
 
-static constexpr uint32_t kAbiVersion = 2; // CNNC_ABI_VERSION
+static constexpr uint32_t kAbiVersion = 3; // CNNC_ABI_VERSION
 static constexpr int kMaxRank = 8;         // CNNC_MAX_RANK
 
 std::vector<std::string> exportedSymbols(const ModelPlan &plan,
@@ -241,7 +241,7 @@ std::unique_ptr<llvm::Module> GlueBuilder::build() {
       {i32_, ptr_, ptr_, i32_, llvm::PointerType::get(tensorTy_, 0), i32_,
        llvm::PointerType::get(stepTy_, 0), i32_, i32_, i32_, i32p, i32p, i32p,
        i64_, i64_, ptr_, i64_, ptr_, i32p, i32_,
-       llvm::PointerType::get(functionTy_, 0), ptr_},
+       llvm::PointerType::get(functionTy_, 0), ptr_, ptr_},
       "cnnc_rt_model");
   llvm::Constant *model = llvm::ConstantStruct::get(
       modelTy_,
@@ -261,7 +261,7 @@ std::unique_ptr<llvm::Module> GlueBuilder::build() {
            : cstring(opts_.weightsFile),
        i32Array(trainable, "cnnc_rt_param_trainable"),
        i32(int64_t(plan_.functions.size())), functions,
-       cstring(opts_.optimizer)});
+       cstring(opts_.optimizer), cstring(opts_.device)});
   auto *gv = new llvm::GlobalVariable(*m_, modelTy_, true,
                                       llvm::GlobalValue::ExternalLinkage, model,
                                       "cnnc_rt_this_model");

@@ -18,6 +18,7 @@ struct GlueOptions {
   bool exportGenericApi = true; ///< also export cnnc_model_api (shared libraries)
   std::string runtimeBitcode;   ///< the C runtime built for this target family
   std::string optimizer;        ///< --train: the optimizer ("" otherwise)
+  std::string device;           ///< "cuda", "opencl", or "" (the CPU)
 };
 
 /// Emits the glue module for \p plan (tables as constants, the typed entry

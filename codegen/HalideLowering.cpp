@@ -1,9 +1,12 @@
 //===- codegen/HalideLowering.cpp - one node as a Halide pipeline ----------===//
 //
 // Implements LowerCtx over ImageParams with static shapes and gives each
-// pipeline a default schedule: results computed at root, the innermost
-// dimension vectorized, the outermost non-trivial one parallel. The fusion
-// and scheduling passes (issue 5) replace this per group.
+// pipeline a default schedule. On a CPU: results computed at root, the
+// innermost dimension vectorized, the outermost non-trivial one parallel
+// (lowering rules schedule their own intermediate Funcs). On a GPU (CUDA,
+// OpenCL): every stage of every Func computed at root runs as one kernel
+// over GPU blocks and threads (scheduleGpu). The fusion and scheduling
+// passes (issue 5) replace this per group.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
@@ -42,7 +45,8 @@ namespace {
 
 class HalideLowerCtx : public LowerCtx {
 public:
-  HalideLowerCtx(const Node &node, const std::string &prefix) : node_(node) {
+  HalideLowerCtx(const Node &node, const std::string &prefix, bool gpu)
+      : node_(node), gpu_(gpu), prefix_(prefix) {
     for (size_t i = 0; i < node.numOperands(); ++i) {
       const TensorType &t = node.operand(i)->type();
       Halide::ImageParam p(halideType(t.dtype()), int(t.rank()),
@@ -60,6 +64,8 @@ public:
   }
 
   const Node &node() const override { return node_; }
+  bool gpu() const override { return gpu_; }
+  const std::string &name() const override { return prefix_; }
 
   Halide::Expr in(size_t i, const Index &index) override {
     assert(i < inputs_.size() && "input index out of range");
@@ -116,6 +122,8 @@ public:
 
 private:
   const Node &node_;
+  bool gpu_;
+  std::string prefix_;
   std::vector<Halide::ImageParam> inputs_;
   std::vector<Halide::Func> outputs_;
   std::vector<std::vector<Halide::Var>> vars_;
@@ -182,6 +190,64 @@ static void scheduleDefault(Halide::Func &f, const std::vector<Halide::Var> &irV
   }
 }
 
+/// Threads per GPU block of the default GPU schedule.
+static constexpr int kGpuThreads = 128;
+
+/// Maps one stage to the GPU: its pure dimensions \p pure (innermost
+/// first) fused into one, split into blocks of kGpuThreads threads (the
+/// last block guarded); reduction dimensions run inside each thread. A
+/// stage without pure dimensions (a scalar, a scatter over a reduction
+/// domain) runs on one GPU thread, which keeps its data on the device.
+static void gpuStage(Halide::Stage s, const std::vector<Halide::Var> &pure) {
+  if (pure.empty()) {
+    s.gpu_single_thread();
+    return;
+  }
+  Halide::Var fused = pure[0];
+  for (size_t i = 1; i < pure.size(); ++i) {
+    // Short names: they make up the kernel's name, which PoCL's OpenCL
+    // compiler limits.
+    Halide::Var next("gf" + std::to_string(i));
+    s.fuse(fused, pure[i], next);
+    fused = next;
+  }
+  Halide::Var block("gb"), thread("gt");
+  s.gpu_tile(fused, block, thread, kGpuThreads,
+             Halide::TailStrategy::GuardWithIf);
+}
+
+/// The GPU schedule of a pipeline: every Func it computes at root (its
+/// results, and the intermediates lowering rules put at root), each stage
+/// through gpuStage. Inlined Funcs are computed inside their consumers'
+/// kernels. An update's pure dimensions are those of its arguments that are
+/// the pure definition's Var in the same position.
+static void scheduleGpu(const std::vector<Halide::Func> &outs) {
+  std::map<std::string, Halide::Internal::Function> env;
+  for (const Halide::Func &f : outs) {
+    auto calls = Halide::Internal::find_transitive_calls(f.function());
+    env.insert(calls.begin(), calls.end());
+  }
+  for (auto &[name, fn] : env) {
+    Halide::LoopLevel level = fn.schedule().compute_level();
+    level.lock(); // as lowering would; the level is only read here
+    if (!level.is_root())
+      continue; // inlined into its consumers
+    Halide::Func f(fn);
+    std::vector<Halide::Var> pure = f.args();
+    gpuStage(f, pure);
+    for (int u = 0; u < f.num_update_definitions(); ++u) {
+      std::vector<Halide::Expr> args = f.update_args(u);
+      std::vector<Halide::Var> upure;
+      for (size_t d = 0; d < args.size() && d < pure.size(); ++d) {
+        const auto *v = args[d].as<Halide::Internal::Variable>();
+        if (v && v->name == pure[d].name())
+          upure.push_back(pure[d]);
+      }
+      gpuStage(f.update(u), upure);
+    }
+  }
+}
+
 namespace {
 /// A lowered node: its pipeline and the parameters to bind.
 struct LoweredNode {
@@ -201,7 +267,8 @@ static Expected<LoweredNode> lowerNode(const Node &node,
       return Status::error(def.name() + ": result type " +
                            node.result(i)->type().str() +
                            " is not static (run infer-shapes)");
-  HalideLowerCtx ctx(node, prefix);
+  bool gpu = target.has_gpu_feature();
+  HalideLowerCtx ctx(node, prefix, gpu);
   CNNC_RETURN_IF_ERROR(def.lowerFn()(ctx));
   std::vector<Halide::Func> outs = ctx.outputs();
   for (size_t i = 0; i < outs.size(); ++i) {
@@ -210,7 +277,9 @@ static Expected<LoweredNode> lowerNode(const Node &node,
                            std::to_string(i) + " undefined");
     const TensorType &t = node.result(i)->type();
     const std::vector<Halide::Var> &vars = ctx.vars()[i];
-    if (outs[i].has_update_definition() && updateLanes(t, target)) {
+    if (gpu) {
+      outs[i].compute_root();
+    } else if (outs[i].has_update_definition() && updateLanes(t, target)) {
       // Halide 14 emits aligned vector loads where a vectorized update
       // reads the output it writes, ignoring the output buffer's host
       // alignment (the element size): a caller's element-aligned buffer
@@ -221,11 +290,15 @@ static Expected<LoweredNode> lowerNode(const Node &node,
       outs[i] = Halide::Func(acc.name() + "_copy");
       LowerCtx::set(outs[i], vars,
                     LowerCtx::call(acc, Index(vars.begin(), vars.end())));
+      scheduleDefault(outs[i], vars, t, target);
+    } else {
+      scheduleDefault(outs[i], vars, t, target);
     }
-    scheduleDefault(outs[i], vars, t, target);
     Halide::OutputImageParam o = outs[i].output_buffer();
     constrainDense(o, t);
   }
+  if (gpu)
+    scheduleGpu(outs);
   return LoweredNode{Halide::Pipeline(outs), ctx.inputs()};
 }
 

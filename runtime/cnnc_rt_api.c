@@ -60,20 +60,27 @@ static cnnc_tensor_desc *make_descs(const cnnc_rt_model *m, int32_t count,
   return d;
 }
 
+static cnnc_status find_function(cnnc_ctx *ctx, const char *what,
+                                 const char *name, int32_t *fn) {
+  if (!ctx)
+    return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT, "%s: ctx is null", what);
+  *fn = cnnc_rt_find_function(ctx->m, name);
+  if (*fn < 0)
+    return cnnc_rt_fail(ctx, CNNC_ERR_NOT_FOUND,
+                        "%s: model '%s' has no function '%s'", what,
+                        ctx->m->name, name ? name : "(null)");
+  return CNNC_OK;
+}
+
 static cnnc_status api_run_function(cnnc_ctx *ctx, const char *name,
                                     const cnnc_tensor *inputs,
                                     size_t num_inputs, cnnc_tensor *outputs,
                                     size_t num_outputs) {
-  if (!ctx)
-    return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
-                        "run_function: ctx is null");
-  int32_t fn = cnnc_rt_find_function(ctx->m, name);
-  if (fn < 0)
-    return cnnc_rt_fail(ctx, CNNC_ERR_NOT_FOUND,
-                        "run_function: model '%s' has no function '%s'",
-                        ctx->m->name, name ? name : "(null)");
-  return cnnc_rt_run_function(ctx, fn, inputs, num_inputs, outputs,
-                              num_outputs);
+  int32_t fn = -1;
+  cnnc_status st = find_function(ctx, "run_function", name, &fn);
+  return st ? st
+            : cnnc_rt_run_function(ctx, fn, inputs, num_inputs, outputs,
+                                   num_outputs);
 }
 
 static void build_api(void) {
@@ -129,6 +136,7 @@ static void build_api(void) {
   a->set_train_config = cnnc_rt_set_train_config;
   a->train_steps_done = cnnc_rt_train_steps_done;
   a->learning_rate = cnnc_rt_learning_rate;
+  a->device = m->device ? m->device : "";
   api_ptr = a;
 }
 

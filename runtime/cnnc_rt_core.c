@@ -301,6 +301,8 @@ size_t cnnc_rt_arena_size(const cnnc_rt_model *m) {
 void cnnc_rt_destroy(cnnc_ctx *ctx) {
   if (!ctx)
     return;
+  if (cnnc_rt_on_device(ctx))
+    cnnc_rt_device_release(ctx);
   pthread_mutex_destroy(&ctx->kernel_mu);
   ctx->magic = 0;
   free(ctx->owned);
@@ -433,6 +435,11 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
                           m->name, (int)m->num_params);
     }
   }
+  /* On a GPU the parameters and constants reach the device at first use. */
+  for (int32_t t = 0; t < m->num_tensors; ++t)
+    if (m->tensors[t].storage == CNNC_RT_PARAM ||
+        m->tensors[t].storage == CNNC_RT_CONST)
+      cnnc_rt_device_host_written(ctx, t);
   *out = ctx;
   return CNNC_OK;
 }
@@ -476,6 +483,18 @@ static cnnc_status check_tensor(cnnc_ctx *ctx, const char *kind,
  * already bound. */
 static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn) {
   const cnnc_rt_model *m = ctx->m;
+  const cnnc_rt_function *f = &m->functions[fn];
+  int device = cnnc_rt_on_device(ctx);
+  if (device) {
+    cnnc_status st = cnnc_rt_device_start(ctx);
+    if (st != CNNC_OK)
+      return st;
+    /* New host data in the inputs; the outputs' old contents are dead. */
+    for (int32_t i = 0; i < f->num_inputs; ++i)
+      ctx->bufs[f->input_tensors[i]].flags = halide_buffer_flag_host_dirty;
+    for (int32_t i = 0; i < f->num_outputs; ++i)
+      ctx->bufs[f->output_tensors[i]].flags = 0;
+  }
   /* Halide returns the count in force, 0 if its pool has not started yet;
    * setting 0 back means "Halide's default" (HL_NUM_THREADS or the cores). */
   int old_threads = -1;
@@ -484,10 +503,14 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn) {
 
   cnnc_status st = CNNC_OK;
   tls_kernel_msg[0] = '\0';
-  const cnnc_rt_function *f = &m->functions[fn];
   for (int32_t s = f->first_step; s < f->first_step + f->num_steps; ++s) {
     const cnnc_rt_step *step = &m->steps[s];
     if (!step->fn) { /* assign: a copy (check_model checked the sizes) */
+      if (device) {
+        if ((st = cnnc_rt_device_copy(ctx, step->args[0], step->args[1])))
+          break;
+        continue;
+      }
       memcpy(ctx->bufs[step->args[0]].host, ctx->bufs[step->args[1]].host,
              (size_t)m->tensors[step->args[0]].bytes);
       continue;
@@ -495,9 +518,11 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn) {
     ctx->argv[0] = &ctx->self;
     for (int32_t a = 0; a < step->num_args; ++a) {
       halide_buffer_t *b = &ctx->bufs[step->args[a]];
-      b->flags = 0;
-      b->device = 0;
-      b->device_interface = NULL;
+      if (!device) { /* a CPU model's buffers never have device state */
+        b->flags = 0;
+        b->device = 0;
+        b->device_interface = NULL;
+      }
       ctx->argv[a + 1] = b;
     }
     ctx->kernel_msg_set = 0;
@@ -520,6 +545,9 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn) {
       break;
     }
   }
+  /* The outputs back on the host. */
+  for (int32_t i = 0; device && st == CNNC_OK && i < f->num_outputs; ++i)
+    st = cnnc_rt_device_to_host(ctx, f->output_tensors[i]);
   if (old_threads >= 0)
     halide_set_num_threads(old_threads);
   return st;
@@ -573,6 +601,7 @@ cnnc_status cnnc_rt_run_function(cnnc_ctx *ctx, int32_t fn,
     ctx->bufs[f->output_tensors[i]].host = outputs[i].data;
   return run_steps(ctx, fn);
 }
+
 
 cnnc_status cnnc_rt_run(cnnc_ctx *ctx, const cnnc_tensor *inputs,
                         size_t num_inputs, cnnc_tensor *outputs,

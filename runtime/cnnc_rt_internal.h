@@ -39,6 +39,7 @@ struct cnnc_ctx {
    * large as the largest second output of any function. */
   uint8_t *scratch;
   int num_threads;       /* 0: leave Halide's thread count as it is */
+  int device_ready;      /* GPU models: the driver is loaded */
   /* Written by halide_error, possibly from Halide's worker threads. */
   pthread_mutex_t kernel_mu;
   int kernel_msg_set;
@@ -74,5 +75,20 @@ cnnc_status cnnc_rt_read_params(cnnc_ctx *ctx, const char *path,
                                 const char *what);
 /* At create, for --weights=external: finds the weights file and reads it. */
 cnnc_status cnnc_rt_load_external_weights(cnnc_ctx *ctx);
+
+/* GPU models (cnnc_rt_device.c). All are no-ops (or CNNC_OK) for a model
+ * whose m->device is "". */
+int cnnc_rt_on_device(const cnnc_ctx *ctx);
+/* Loads the driver at the first run; fails naming what is missing. */
+cnnc_status cnnc_rt_device_start(cnnc_ctx *ctx);
+/* Tensor t's host bytes were written: the device copy is stale. */
+void cnnc_rt_device_host_written(cnnc_ctx *ctx, int32_t t);
+/* Makes tensor t's host bytes current (copies from the device if newer). */
+cnnc_status cnnc_rt_device_to_host(cnnc_ctx *ctx, int32_t t);
+cnnc_status cnnc_rt_device_params_to_host(cnnc_ctx *ctx);
+/* dst = src (same size), wherever src's current bytes are. */
+cnnc_status cnnc_rt_device_copy(cnnc_ctx *ctx, int32_t dst, int32_t src);
+/* Frees every device allocation of ctx (at destroy). */
+void cnnc_rt_device_release(cnnc_ctx *ctx);
 
 #endif /* CNNC_RT_INTERNAL_H */

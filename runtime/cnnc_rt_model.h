@@ -109,6 +109,8 @@ typedef struct cnnc_rt_model {
   /* The optimizer of a model compiled with --train ("" otherwise), whose
    * default hyperparameters the runtime starts from. */
   const char *optimizer;
+  /* The GPU API the kernels run on: "cuda", "opencl", or "" (the CPU). */
+  const char *device;
 } cnnc_rt_model;
 
 /* The glue module defines the tables of its model under this name. The

@@ -88,6 +88,8 @@ cnnc_status cnnc_rt_get_param(cnnc_ctx *ctx, const char *name, void *dst,
   const cnnc_rt_tensor *t;
   cnnc_status st = lookup(ctx, "get_param", name, dst, bytes, &t);
   if (st == CNNC_OK && bytes > 0)
+    st = cnnc_rt_device_to_host(ctx, (int32_t)(t - ctx->m->tensors));
+  if (st == CNNC_OK && bytes > 0)
     memcpy(dst, ctx->params + t->offset, bytes);
   return st;
 }
@@ -96,8 +98,10 @@ cnnc_status cnnc_rt_set_param(cnnc_ctx *ctx, const char *name,
                               const void *src, size_t bytes) {
   const cnnc_rt_tensor *t;
   cnnc_status st = lookup(ctx, "set_param", name, src, bytes, &t);
-  if (st == CNNC_OK && bytes > 0)
+  if (st == CNNC_OK && bytes > 0) {
     memmove(ctx->params + t->offset, src, bytes);
+    cnnc_rt_device_host_written(ctx, (int32_t)(t - ctx->m->tensors));
+  }
   return st;
 }
 
@@ -185,6 +189,9 @@ cnnc_status cnnc_rt_save_params(cnnc_ctx *ctx, const char *path) {
   if (!path || !*path)
     return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
                         "save_params: path is null or empty");
+  cnnc_status synced = cnnc_rt_device_params_to_host(ctx);
+  if (synced != CNNC_OK)
+    return synced;
   const cnnc_rt_model *m = ctx->m;
   size_t plen = strlen(path);
   char *tmp = malloc(plen + 5);
@@ -498,6 +505,7 @@ cnnc_status cnnc_rt_read_params(cnnc_ctx *ctx, const char *path,
     if (fread(ctx->params + t->offset, 1, (size_t)t->bytes, r.f) !=
         (size_t)t->bytes)
       st = r_io(&r, errno);
+    cnnc_rt_device_host_written(ctx, m->param_tensors[p]);
   }
 done:
   free(data_at);

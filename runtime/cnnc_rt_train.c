@@ -60,6 +60,8 @@ int64_t cnnc_rt_train_steps_done(cnnc_ctx *ctx) {
   int32_t p = cnnc_rt_find_param(ctx->m, "train.step");
   if (p < 0)
     return -1;
+  if (cnnc_rt_device_to_host(ctx, ctx->m->param_tensors[p]) != CNNC_OK)
+    return -1;
   const cnnc_rt_tensor *t = &ctx->m->tensors[ctx->m->param_tensors[p]];
   const uint8_t *at = ctx->params + t->offset;
   if (t->dtype == CNNC_F64) {

@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define CNNC_ABI_VERSION 2
+#define CNNC_ABI_VERSION 3
 #define CNNC_MAX_RANK 8
 
 typedef enum cnnc_status {
@@ -196,6 +196,14 @@ typedef struct cnnc_model_api {
   int64_t (*train_steps_done)(cnnc_ctx *ctx);
   /* The learning rate the next step will use (after the schedule). */
   double (*learning_rate)(cnnc_ctx *ctx);
+
+  /* GPUs. `device` is the API the kernels run on: "cuda" (--target with
+   * -cuda), "opencl" (-opencl), or "" (the CPU). A GPU model keeps its
+   * parameters, activations, gradients and optimizer state on the device
+   * for the life of the ctx; the entry points above take host memory and
+   * copy inputs in and outputs back. The driver is loaded at the first
+   * run; without one, runs fail saying so. */
+  const char *device;
 } cnnc_model_api;
 
 /* Exported by shared-library models: the model's API. The symbol is named

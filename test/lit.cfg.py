@@ -18,3 +18,26 @@ config.fashion_mnist = '/usr/share/datasets/fashion-mnist'
 if os.path.isdir(config.fashion_mnist):
     config.available_features.add('fashion-mnist')
 config.substitutions.append(('%fashion', config.fashion_mnist))
+# GPU targets. OpenCL runs on the CPU through PoCL (an ICD registered under
+# /etc/OpenCL/vendors); its kernel cache stays in the build tree. ptxas (the
+# CUDA toolkit) assembles the PTX of CUDA models; a CUDA GPU runs them.
+import ctypes, glob
+if glob.glob('/etc/OpenCL/vendors/*.icd'):
+    try:
+        ctypes.CDLL('libOpenCL.so.1')
+        config.available_features.add('opencl')
+    except OSError:
+        pass
+config.environment['POCL_CACHE_DIR'] = os.path.join(config.cnnc_obj_root, 'pocl-cache')
+if 'HOME' in os.environ:
+    config.environment['HOME'] = os.environ['HOME']
+config.ptxas = shutil.which('ptxas') or '/usr/local/cuda/bin/ptxas'
+if os.access(config.ptxas, os.X_OK):
+    config.available_features.add('ptxas')
+config.substitutions.append(('%ptxas', config.ptxas))
+try:
+    _cuda, _n = ctypes.CDLL('libcuda.so.1'), ctypes.c_int(0)
+    if _cuda.cuInit(0) == 0 and _cuda.cuDeviceGetCount(ctypes.byref(_n)) == 0 and _n.value > 0:
+        config.available_features.add('cuda-gpu')
+except OSError:
+    pass

@@ -81,7 +81,7 @@ static std::vector<int64_t> statExtents(const TensorType &x) {
 static Status lowerBatchNormTrain(LowerCtx &c) {
   const TensorType &x = c.inType(0);
   Halide::Type t = LowerCtx::halideType(x.dtype());
-  const std::string &name = c.node().result()->name();
+  const std::string &name = c.name();
   std::vector<int64_t> extents = statExtents(x);
   double m = double(productOf(extents, 0, extents.size()));
   Halide::Expr zero = Halide::Internal::make_zero(t);
@@ -119,7 +119,7 @@ static Status lowerBatchNormTrain(LowerCtx &c) {
 static Status lowerBatchNormTrainGrad(LowerCtx &c) {
   const TensorType &x = c.inType(0);
   Halide::Type t = LowerCtx::halideType(x.dtype());
-  const std::string &name = c.node().result()->name();
+  const std::string &name = c.name();
   std::vector<int64_t> extents = statExtents(x);
   double m = double(productOf(extents, 0, extents.size()));
   Halide::Expr zero = Halide::Internal::make_zero(t);

@@ -27,7 +27,7 @@ static Status lowerConstant(LowerCtx &c) {
   std::vector<int> sizes;
   for (auto d = v.dims().rbegin(); d != v.dims().rend(); ++d)
     sizes.push_back(int(*d));
-  std::string name = "const_" + c.node().result()->name();
+  std::string name = "const_" + c.name();
   for (char &ch : name)
     if (!std::isalnum(static_cast<unsigned char>(ch)))
       ch = '_';

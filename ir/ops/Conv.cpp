@@ -93,12 +93,13 @@ static Status lowerConv(LowerCtx &c) {
   Halide::Type t = LowerCtx::halideType(x.dtype());
   const int lanes = t.bits() == 64 ? 4 : 8;
   int64_t width = y.dim(y.rank() - 1);
-  int64_t padded = (width + lanes - 1) / lanes * lanes;
+  // On a GPU each thread computes one output: nothing is rounded up.
+  int64_t padded = c.gpu() ? width : (width + lanes - 1) / lanes * lanes;
   std::vector<int64_t> extents{cPerGroup};
   for (size_t i = 0; i < spatial; ++i)
     extents.push_back(w.dim(int64_t(2 + i)));
   Halide::RDom r = rdomOver(c, extents, "taps");
-  const std::string &name = c.node().result()->name();
+  const std::string &name = c.name();
   std::vector<Halide::Var> vars;
   for (int64_t i = 0; i < y.rank(); ++i)
     vars.emplace_back(name + "_y" + std::to_string(i));
@@ -134,16 +135,19 @@ static Status lowerConv(LowerCtx &c) {
   Halide::Func acc = c.func(name + "_acc");
   LowerCtx::set(acc, vars, c.numInputs() > 2 ? c.in(2, {m}) : zero);
   updateAt(acc, at, callAt(acc, at) + xv * c.in(1, wi));
-  const Halide::Var &inner = vars.back();
-  Halide::Var io(name + "_io"), ii(name + "_ii");
-  acc.compute_root().bound(inner, 0, int(padded)).vectorize(inner, lanes);
-  std::vector<Halide::VarOrRVar> order{ii};
-  for (int i = 0; i < r.dimensions(); ++i)
-    order.push_back(r[i]);
-  order.push_back(io);
-  acc.update().split(inner, io, ii, lanes).reorder(order).vectorize(ii);
-  if (y.dim(1) > 1)
-    acc.update().parallel(vars[1]);
+  acc.compute_root();
+  if (!c.gpu()) {
+    const Halide::Var &inner = vars.back();
+    Halide::Var io(name + "_io"), ii(name + "_ii");
+    acc.bound(inner, 0, int(padded)).vectorize(inner, lanes);
+    std::vector<Halide::VarOrRVar> order{ii};
+    for (int i = 0; i < r.dimensions(); ++i)
+      order.push_back(r[i]);
+    order.push_back(io);
+    acc.update().split(inner, io, ii, lanes).reorder(order).vectorize(ii);
+    if (y.dim(1) > 1)
+      acc.update().parallel(vars[1]);
+  }
   c.define(0, callAt(acc, outIndex(c)));
   return Status::success();
 }

@@ -74,7 +74,7 @@ static Status lowerConvGradData(LowerCtx &c) {
   for (size_t i = 0; i < spatial; ++i)
     extents.push_back(w.dim(int64_t(2 + i)));
   Halide::RDom r = rdomOver(c, extents, "taps");
-  const std::string &name = c.node().result()->name();
+  const std::string &name = c.name();
   std::vector<Halide::Var> vars;
   for (int64_t i = 0; i < x.rank(); ++i)
     vars.emplace_back(name + "_x" + std::to_string(i));
@@ -116,15 +116,18 @@ static Status lowerConvGradData(LowerCtx &c) {
   int64_t width = x.dim(x.rank() - 1);
   int64_t padded = (width + lanes - 1) / lanes * lanes;
   Halide::Var io(name + "_io"), ii(name + "_ii");
-  acc.compute_root().bound(inner, 0, int(padded));
-  acc.vectorize(inner, lanes);
-  std::vector<Halide::VarOrRVar> order{ii};
-  for (int i = 0; i < r.dimensions(); ++i)
-    order.push_back(r[i]);
-  order.push_back(io);
-  acc.update().split(inner, io, ii, lanes).reorder(order).vectorize(ii);
-  if (x.dim(0) > 1)
-    acc.update().parallel(vars[0]);
+  acc.compute_root();
+  if (!c.gpu()) { // on a GPU: one thread per element (HalideLowering)
+    acc.bound(inner, 0, int(padded));
+    acc.vectorize(inner, lanes);
+    std::vector<Halide::VarOrRVar> order{ii};
+    for (int i = 0; i < r.dimensions(); ++i)
+      order.push_back(r[i]);
+    order.push_back(io);
+    acc.update().split(inner, io, ii, lanes).reorder(order).vectorize(ii);
+    if (x.dim(0) > 1)
+      acc.update().parallel(vars[0]);
+  }
   c.define(0, callAt(acc, outIndex(c)));
   return Status::success();
 }
@@ -159,7 +162,7 @@ static Status lowerConvGradWeight(LowerCtx &c) {
     extents.push_back(dy.dim(int64_t(2 + i)));
   extents.push_back(dy.dim(0));
   Halide::RDom r = rdomOver(c, extents, "positions");
-  const std::string &name = c.node().result()->name();
+  const std::string &name = c.name();
   std::vector<Halide::Var> vars;
   for (int64_t i = 0; i < w.rank(); ++i)
     vars.emplace_back(name + "_w" + std::to_string(i));
@@ -201,10 +204,13 @@ static Status lowerConvGradWeight(LowerCtx &c) {
   std::vector<Halide::VarOrRVar> order{lane};
   for (int i = 0; i < r.dimensions(); ++i)
     order.push_back(r[i]);
-  acc.compute_root().vectorize(lane);
-  acc.update().reorder(order).vectorize(lane);
-  if (w.dim(0) > 1)
-    acc.update().parallel(vars[0]);
+  acc.compute_root();
+  if (!c.gpu()) { // on a GPU the lanes are threads too (HalideLowering)
+    acc.vectorize(lane);
+    acc.update().reorder(order).vectorize(lane);
+    if (w.dim(0) > 1)
+      acc.update().parallel(vars[0]);
+  }
   Index out = outIndex(c);
   Index li = out;
   li.push_back(0);

@@ -11,7 +11,7 @@ static Status lowerHingeLossGrad(LowerCtx &c) {
   const TensorType &logits = c.inType(0);
   int64_t rows = logits.dim(0), classes = logits.dim(1);
   Halide::Type t = LowerCtx::halideType(logits.dtype());
-  const std::string &name = c.node().result()->name();
+  const std::string &name = c.name();
   Halide::Expr zero = Halide::Internal::make_zero(t);
   Halide::Expr one = constOf(t, 1.0);
   Halide::Expr margin = constOf(t, c.node().attrFloat("margin"));

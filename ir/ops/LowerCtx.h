@@ -29,6 +29,15 @@ public:
   virtual ~LowerCtx() = default;
 
   virtual const Node &node() const = 0;
+  /// True when the pipeline runs on a GPU (CUDA, OpenCL). Lowering rules
+  /// then leave the CPU schedules (vectorize, parallel, bound) out: codegen
+  /// maps every Func computed at root to GPU blocks and threads.
+  virtual bool gpu() const = 0;
+  /// A C identifier unique to this lowering, to prefix the names of the
+  /// Funcs, Vars and RDoms a rule makes. Never the node's result name: IR
+  /// names may start with a digit or hold '.', '/', ':', which the GPU
+  /// backends print into OpenCL C and PTX as they are.
+  virtual const std::string &name() const = 0;
   size_t numInputs() const { return node().numOperands(); }
   const TensorType &inType(size_t i) const {
     return node().operand(i)->type();

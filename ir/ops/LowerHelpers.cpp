@@ -103,7 +103,7 @@ Halide::RDom rdomOver(LowerCtx &c, const std::vector<int64_t> &extents,
   Halide::Region ranges;
   for (int64_t e : extents)
     ranges.push_back({0, int(e)});
-  return Halide::RDom(ranges, "r_" + what + "_" + c.node().result()->name());
+  return Halide::RDom(ranges, "r_" + what + "_" + c.name());
 }
 
 Index reshapeIndexOf(LowerCtx &c, size_t input, const Index &out) {
@@ -266,7 +266,7 @@ LowerFn softmaxLower(bool log) {
     rest.erase(rest.begin() + axis);
     Halide::RDom r = rdomOver(c, {x.dim(axis)}, "axis");
     xr[size_t(axis)] = r.x;
-    const std::string &name = c.node().result()->name();
+    const std::string &name = c.name();
     // Per row: the maximum, then the sum of exp(x - max); both computed
     // once per row at root (inlined they would be recomputed per element).
     Halide::Func mx = c.func(name + "_max"), se = c.func(name + "_sumexp");
@@ -295,7 +295,7 @@ Halide::Expr clampedLabel(LowerCtx &c, Halide::Expr n, int64_t classes) {
 RowSoftmax rowSoftmax(LowerCtx &c) {
   const TensorType &logits = c.inType(0);
   Halide::Type t = LowerCtx::halideType(logits.dtype());
-  const std::string &name = c.node().result()->name();
+  const std::string &name = c.name();
   Halide::Var n(name + "_n");
   Halide::RDom rc = rdomOver(c, {logits.dim(1)}, "class");
   RowSoftmax s{c.func(name + "_max"), c.func(name + "_sumexp")};

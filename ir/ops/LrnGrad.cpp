@@ -34,7 +34,7 @@ static Status lowerLrnGrad(LowerCtx &c) {
   double bias = c.node().attrFloat("bias");
   int64_t lo = (size - 1) / 2, hi = size - 1 - lo, channels = x.dim(1);
   Halide::Type t = LowerCtx::halideType(x.dtype());
-  const std::string &name = c.node().result()->name();
+  const std::string &name = c.name();
   Halide::Expr zero = Halide::Internal::make_zero(t);
   Index out = outIndex(c);
 

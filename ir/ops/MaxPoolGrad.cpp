@@ -26,7 +26,7 @@ static Status lowerMaxPoolGrad(LowerCtx &c) {
   ShapeCtx shapes(c.node());
   CNNC_ASSIGN_OR_RETURN(WindowGeometry g, windowGeometry(shapes, spatial));
   Halide::Type t = LowerCtx::halideType(x.dtype());
-  const std::string &name = c.node().result()->name();
+  const std::string &name = c.name();
 
   // argmax(o): (flat tap, value) over the window of o.
   std::vector<Halide::Var> ov;

@@ -102,7 +102,7 @@ static Status lowerReduce(LowerCtx &c, bool mean) {
     o += keep;
   }
   Halide::Type t = LowerCtx::halideType(x.dtype());
-  Halide::Func sum = c.func(c.node().result()->name() + "_sum");
+  Halide::Func sum = c.func(c.name() + "_sum");
   updateAt(sum, out, Halide::Internal::make_zero(t));
   updateAt(sum, out, callAt(sum, out) + c.in(0, xi));
   sum.compute_root();

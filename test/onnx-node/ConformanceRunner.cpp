@@ -12,6 +12,13 @@
 // Prints one line per failure and `N passed, N failed` at the end; exits 1
 // if any failed.
 //
+// --target compiles for another Halide target (host-opencl runs on PoCL).
+// --export DIR compiles each test data set and, instead of running it,
+// writes DIR/<test>.<set>/: model.so, in_<i>.bin (raw, in the model's input
+// order), want_<i>.bin (the expected outputs, raw) and case.txt (one line
+// per output: `output <i> <dtype> <elements>`), for
+// scripts/gpu_check/check.py to run on a machine without the compiler.
+//
 //===----------------------------------------------------------------------===//
 #include "codegen/Compiler.h"
 #include "frontend/onnx/OnnxImporter.h"
@@ -37,6 +44,8 @@ struct Options {
   std::string filter;
   int shard = 0, numShards = 1;
   bool verbose = false;
+  std::string target = "host";
+  std::string exportDir;
   double rtol = 1e-3, atol = 1e-5;
 };
 
@@ -95,11 +104,24 @@ std::string compare(const Tensor &got, const Tensor &want, double rtol,
 }
 
 /// Runs one test directory; "" on success, else why it failed.
+/// Writes \p n bytes at \p data to \p path.
+bool writeRaw(const fs::path &path, const void *data, size_t n) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(static_cast<const char *>(data), std::streamsize(n));
+  return bool(f);
+}
+
 std::string runTest(const fs::path &dir, const Options &o, int serial) {
   std::vector<fs::path> sets = sortedFiles(dir, "test_data_set_");
   if (sets.empty())
     return "no test_data_set_*";
   for (const fs::path &set : sets) {
+    fs::path exportTo;
+    if (!o.exportDir.empty()) {
+      exportTo = fs::path(o.exportDir) /
+                 (dir.filename().string() + "." + set.filename().string());
+      fs::create_directories(exportTo);
+    }
     // Inputs in the model's order (the .pb names say which is which).
     std::vector<std::pair<std::string, Tensor>> inputs;
     for (const fs::path &p : sortedFiles(set, "input_")) {
@@ -119,13 +141,16 @@ std::string runTest(const fs::path &dir, const Options &o, int serial) {
     auto g = importOnnx((dir / "model.onnx").string(), io, sm, diag);
     if (!g.ok())
       return "import: " + diagOut.str() + g.status().message();
-    fs::path lib = fs::temp_directory_path() /
-                   ("cnnc-conf-" + std::to_string(getpid()) + "-" +
-                    std::to_string(serial) + ".so");
+    fs::path lib = !exportTo.empty()
+                       ? exportTo / "model.so"
+                       : fs::temp_directory_path() /
+                             ("cnnc-conf-" + std::to_string(getpid()) + "-" +
+                              std::to_string(serial) + ".so");
     CompileOptions co;
     co.output = lib.string();
     co.header = lib.string() + ".h";
     co.name = "conformance";
+    co.target = o.target;
     Status s = compileModel(**g, co);
     if (!s.ok())
       return "compile: " + s.message();
@@ -133,10 +158,11 @@ std::string runTest(const fs::path &dir, const Options &o, int serial) {
       fs::path a, b;
       ~Cleanup() {
         std::error_code ec;
-        fs::remove(a, ec);
+        if (!a.empty())
+          fs::remove(a, ec);
         fs::remove(b, ec);
       }
-    } cleanup{lib, co.header};
+    } cleanup{exportTo.empty() ? lib : fs::path(), co.header};
     auto m = LoadedModel::load(lib.string());
     if (!m.ok())
       return "load: " + m.status().message();
@@ -177,6 +203,24 @@ std::string runTest(const fs::path &dir, const Options &o, int serial) {
       const cnnc_tensor_desc &d = api.outputs[i];
       out.emplace_back(TensorType(DType(d.dtype),
                                   std::vector<int64_t>(d.dims, d.dims + d.rank)));
+    }
+    if (!exportTo.empty()) {
+      std::ofstream c(exportTo / "case.txt");
+      for (size_t i = 0; i < in.size(); ++i)
+        if (!writeRaw(exportTo / ("in_" + std::to_string(i) + ".bin"),
+                      in[i].rawData(), in[i].numBytes()))
+          return "cannot write to " + exportTo.string();
+      for (size_t i = 0; i < outFiles.size(); ++i) {
+        auto want = readPb(outFiles[i], nullptr);
+        if (!want.ok())
+          return want.status().message();
+        if (!writeRaw(exportTo / ("want_" + std::to_string(i) + ".bin"),
+                      want->rawData(), want->numBytes()))
+          return "cannot write to " + exportTo.string();
+        c << "output " << i << " " << dtypeName(want->dtype()) << " "
+          << want->numElements() << "\n";
+      }
+      continue;
     }
     std::vector<cnnc_tensor> inV, outV;
     for (Tensor &t : in)
@@ -224,11 +268,26 @@ int main(int argc, char **argv) {
       o.numShards = std::stoi(v.substr(slash + 1));
     } else if (a == "-v")
       o.verbose = true;
+    else if (a == "--target")
+      o.target = value();
+    else if (a == "--export")
+      o.exportDir = value();
     else {
       std::cerr << "usage: cnnc-conformance --list enabled.txt [--data DIR] "
-                   "[--filter S] [--shard I/N] [-v]\n";
+                   "[--filter S] [--shard I/N] [--target T] [--export DIR] "
+                   "[-v]\n";
       return 2;
     }
+  }
+  bool gpu = o.target.find("-cuda") != std::string::npos ||
+             o.target.find("-opencl") != std::string::npos;
+  if (gpu && o.exportDir.empty()) {
+    // This process holds Halide's LLVM; an OpenCL driver may load another
+    // (PoCL: LLVM 15), and two in one process crash.
+    std::cerr << "cnnc-conformance: --target " << o.target
+              << " needs --export DIR: run the exported cases with "
+                 "scripts/gpu_check/check.py\n";
+    return 2;
   }
   std::ifstream list(o.list);
   if (!list) {

@@ -47,7 +47,7 @@ static const cnnc_rt_tensor WRONG[] = TENSORS(4);
 #define MODEL(NAME, T)                                                        \
   {                                                                           \
     CNNC_ABI_VERSION, NAME, "host", 4, T, 1, STEPS, 1, 1, 1, INPUTS, OUTPUTS, \
-        PARAMS, 0, 12, BLOB, 65, NULL, TRAINABLE, 1, FUNCTIONS, ""            \
+        PARAMS, 0, 12, BLOB, 65, NULL, TRAINABLE, 1, FUNCTIONS, "", ""        \
   }
 const cnnc_rt_model cnnc_rt_this_model = MODEL("halide_test", GOOD);
 static const cnnc_rt_model wrong_model = MODEL("wrong", WRONG);

@@ -177,6 +177,7 @@ static void test_api(const cnnc_model_api *api) {
   CHECK(api->abi_version == CNNC_ABI_VERSION);
   CHECK_MSG_EQ(api->name, "test");
   CHECK_MSG_EQ(api->target, "host");
+  CHECK_MSG_EQ(api->device, ""); /* a CPU model */
   CHECK(api->num_inputs == 1 && api->num_outputs == 1 && api->num_params == 2);
   CHECK_MSG_EQ(api->inputs[0].name, "data");
   CHECK(api->inputs[0].dtype == CNNC_F32 && api->inputs[0].rank == 2);

@@ -162,7 +162,7 @@ __attribute__((constructor)) static void fill_blobs(void) {
   {                                                                           \
     CNNC_ABI_VERSION, NAME, "host", NUM_T, TENSORS_, 3, STEPS, 1, 1, 2,       \
         INPUTS, OUTPUTS, PARAMS, 64, 72, WEIGHTS, WBYTES, WFILE, TRAINABLE,   \
-        1, FUNCTIONS, ""                                                      \
+        1, FUNCTIONS, "", ""                                                  \
   }
 
 #ifdef TEST_MODEL_EXTERNAL
@@ -200,13 +200,13 @@ static const uint8_t ZEROS[128];
 static const cnnc_rt_function NO_STEPS[] = {{"infer", 0, 0, NULL, NULL, 0, 0}};
 const cnnc_rt_model test_other_model = {
     CNNC_ABI_VERSION, "other", "host", 2, OTHER_TENSORS, 0, NULL, 0, 0, 2,
-    NULL, NULL, OTHER_PARAMS, 0, 72, ZEROS, 72, NULL, TRAINABLE, 1, NO_STEPS, ""};
+    NULL, NULL, OTHER_PARAMS, 0, 72, ZEROS, 72, NULL, TRAINABLE, 1, NO_STEPS, "", ""};
 const cnnc_rt_model test_renamed_model = {
     CNNC_ABI_VERSION, "renamed", "host", 2, RENAMED_TENSORS, 0, NULL, 0, 0, 2,
-    NULL, NULL, OTHER_PARAMS, 0, 72, ZEROS, 72, NULL, TRAINABLE, 1, NO_STEPS, ""};
+    NULL, NULL, OTHER_PARAMS, 0, 72, ZEROS, 72, NULL, TRAINABLE, 1, NO_STEPS, "", ""};
 const cnnc_rt_model test_one_param_model = {
     CNNC_ABI_VERSION, "one", "host", 1, ONE_TENSOR, 0, NULL, 0, 0, 1,
-    NULL, NULL, OTHER_PARAMS, 0, 12, ZEROS, 12, NULL, TRAINABLE, 1, NO_STEPS, ""};
+    NULL, NULL, OTHER_PARAMS, 0, 12, ZEROS, 12, NULL, TRAINABLE, 1, NO_STEPS, "", ""};
 
 /* A codegen bug: the temp runs past the arena. */
 static const cnnc_rt_tensor BAD_TENSORS[] = {
@@ -214,5 +214,5 @@ static const cnnc_rt_tensor BAD_TENSORS[] = {
 };
 const cnnc_rt_model test_bad_model = {
     CNNC_ABI_VERSION, "bad", "host", 1, BAD_TENSORS, 0, NULL, 0, 0, 0,
-    NULL, NULL, NULL, 128, 0, NULL, 0, NULL, NULL, 1, NO_STEPS, ""};
+    NULL, NULL, NULL, 128, 0, NULL, 0, NULL, NULL, 1, NO_STEPS, "", ""};
 #endif

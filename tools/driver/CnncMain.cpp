@@ -31,6 +31,7 @@ struct CnncOptions {
   std::optional<int64_t> batch;
   std::map<std::string, std::vector<int64_t>> shapes; // --shape, ONNX only
   std::string target = "host", name, header;
+  int cudaCapability = 0; // --cuda-capability; 0: the default
   bool externalWeights = false;
   uint64_t seed = 0;
   bool train = false;
@@ -72,7 +73,14 @@ static void printHelp() {
          "instead of stdout\n"
          "  --target=<t>     a Halide target string: host (default), "
          "x86-64-linux-avx2,\n"
-         "                   arm-64-linux, ... (x86-64 and arm-64 Linux)\n"
+         "                   arm-64-linux, ... (x86-64 and arm-64 Linux); "
+         "add -cuda or\n"
+         "                   -opencl to run the kernels on a GPU, e.g. "
+         "host-cuda, host-opencl\n"
+         "  --cuda-capability=<N>\n"
+         "                   the CUDA compute capability of the PTX: 30, 32, "
+         "35, 50, 61,\n"
+         "                   70 (default; newer GPUs run it), 75, 80, 86\n"
          "  --name=<prefix>  prefix of the library's exported functions "
          "(default: the\n"
          "                   output's file name, made a C identifier)\n"
@@ -196,6 +204,14 @@ static bool parseArgs(int argc, char **argv, CnncOptions &o) {
       if (!value("--target", v))
         return false;
       o.target = v;
+    } else if (isFlag("--cuda-capability")) {
+      if (!value("--cuda-capability", v))
+        return false;
+      std::optional<int64_t> cap = parsePositive(v);
+      if (!cap || *cap > 1000)
+        return argError("--cuda-capability expects a number like 80, got '" +
+                        v + "'");
+      o.cudaCapability = int(*cap);
     } else if (isFlag("--name")) {
       if (!value("--name", v))
         return false;
@@ -463,6 +479,7 @@ int cnncMain(int argc, char **argv) {
   co.output = o.output;
   co.header = o.header;
   co.target = o.target;
+  co.cudaCapability = o.cudaCapability;
   co.externalWeights = o.externalWeights;
   co.seed = o.seed;
   co.name = o.name.empty() ? defaultModelName(o.output) : o.name;

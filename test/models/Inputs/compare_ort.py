@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compile a model from make_models.py with cnnc and compare with ONNX Runtime.
 
-  compare_ort.py --model NAME --tmp DIR [--arm CLASSIFY_C] [--perturb EPS]
+  compare_ort.py --model NAME --tmp DIR [--arm CLASSIFY_C] [--gpu API]
+                 [--perturb EPS]
 
 Builds DIR/NAME.onnx, runs it on one random input under ONNX Runtime
 (CPUExecutionProvider) and as a cnnc-compiled library (`cnnc` and `cnnc-run`
@@ -11,6 +12,9 @@ from PATH), and fails unless max|cnnc - ort| <= 1e-4 * max(1, max|ort|).
 CLASSIFY_C (examples/c/classify.c) against it with aarch64-linux-gnu-gcc,
 runs it under qemu-aarch64 and holds its output to the same bound against
 both ONNX Runtime and the host-compiled library.
+--gpu opencl (or cuda) also compiles the model with --target=host-opencl
+(host-cuda), runs it with cnnc-run, and holds its output to the same bound
+against both ONNX Runtime and the host-compiled library.
 --perturb adds EPS to cnnc's outputs: a check that the comparison can fail.
 """
 import argparse
@@ -57,6 +61,7 @@ def main():
     ap.add_argument("--model", required=True, choices=sorted(make_models.MODELS))
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--arm", metavar="CLASSIFY_C")
+    ap.add_argument("--gpu", choices=["opencl", "cuda"])
     ap.add_argument("--perturb", type=float, default=0.0)
     args = ap.parse_args()
 
@@ -98,6 +103,14 @@ def main():
         out = out.reshape(ref.shape) + np.float32(args.perturb)
         ok &= compare(f"{args.model}: arm-64 vs onnxruntime", out, ref)
         ok &= compare(f"{args.model}: arm-64 vs host cnnc", out, host.astype(np.float64))
+
+    if args.gpu:
+        glib, gy = os.path.join(args.tmp, "gpu.so"), os.path.join(args.tmp, "gpu.npy")
+        run(["cnnc", path, f"--target=host-{args.gpu}", "-o", glib])
+        run(["cnnc-run", glib, "--input", xpath, "--output", gy, "--quiet"])
+        out = np.load(gy) + np.float32(args.perturb)
+        ok &= compare(f"{args.model}: {args.gpu} vs onnxruntime", out, ref)
+        ok &= compare(f"{args.model}: {args.gpu} vs host cnnc", out, host.astype(np.float64))
 
     if not ok:
         sys.exit(f"FAIL: {args.model} differs by more than {RTOL} relative")
