@@ -1,10 +1,12 @@
 //===- codegen/Compiler.h - graph to model.so / model.a + model.h ----------===//
 #pragma once
 
+#include "codegen/ModelPlan.h"
 #include "ir/Diag.h"
 #include "ir/Graph.h"
 #include "ir/Support.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,18 @@ Status compileModel(Graph &g, const CompileOptions &opts);
 /// (passes/Training.h); the first is the inference function.
 Status compileModel(const std::vector<Graph *> &fns,
                     const CompileOptions &opts);
+
+/// The plan compileModel makes for \p fns, without compiling (--summary,
+/// tests): the graphs are copied and prepared as compileModel prepares
+/// them, and \p fns stay as they are. The plan's steps point into the
+/// copies, so it lives with them.
+struct PlannedModel {
+  std::vector<std::unique_ptr<Graph>> graphs;
+  ModelPlan plan;
+};
+Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
+                                  const std::string &name = "model",
+                                  uint64_t seed = 0);
 
 /// True if \p s is a valid C identifier (for --name).
 bool isCIdentifier(const std::string &s);

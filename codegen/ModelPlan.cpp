@@ -5,6 +5,7 @@
 #include "ir/ParamInit.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <map>
 #include <set>
@@ -410,6 +411,29 @@ Status verifyMemoryPlan(const ModelPlan &plan) {
       }
   }
   return Status::success();
+}
+
+MemorySummary memorySummary(const ModelPlan &plan) {
+  MemorySummary m;
+  for (const PlanFunction &f : plan.functions)
+    m.functions.push_back({f.name, f.memory.arenaBytes, f.memory.naiveBytes,
+                           f.memory.liveBytes, f.memory.numTemps,
+                           f.memory.numInPlace});
+  m.arenaBytes = plan.arenaBytes;
+  for (int32_t p : plan.params) {
+    const PlanTensor &t = plan.tensors[size_t(p)];
+    int64_t bytes = alignTo64(t.bytes);
+    if (t.name.rfind("grad.", 0) == 0)
+      m.gradBytes += bytes;
+    else if (t.name.rfind("opt.", 0) == 0)
+      m.optStateBytes += bytes;
+    else
+      m.paramBytes += bytes;
+  }
+  assert(m.paramBytes + m.gradBytes + m.optStateBytes == plan.paramBytes &&
+         "every parameter is in the block once");
+  m.createBytes = alignTo64(plan.arenaBytes) + alignTo64(plan.paramBytes);
+  return m;
 }
 
 } // namespace cnnc

@@ -9,6 +9,7 @@
 
 #include "ir/Graph.h"
 #include "ir/Support.h"
+#include "passes/Summary.h"
 
 #include <cstdint>
 #include <string>
@@ -110,6 +111,11 @@ inline Expected<ModelPlan> planModel(const Graph &g, const std::string &prefix,
 /// of a function whose lifetimes overlap share no byte unless the later was
 /// written in place over the other where its op allows it (OpDef::inPlace).
 Status verifyMemoryPlan(const ModelPlan &plan);
+
+/// The memory lines of `--summary` for \p plan: each function's arena,
+/// the parameter block by kind (by name: grad.*, opt.*, the rest) and
+/// what create_with_arena needs.
+MemorySummary memorySummary(const ModelPlan &plan);
 
 /// Makes \p g ready to plan: every graph output becomes the result of its
 /// own non-constant node (an identity copy is inserted for an output that is
