@@ -94,7 +94,8 @@ inline int64_t alignTo64(int64_t n) { return (n + 63) & ~int64_t(63); }
 /// share one block. Blocks are placed greedily by size, largest first, each
 /// at the best-fitting gap (the smallest that holds it) among the blocks
 /// already placed whose lifetimes overlap its own, else above them all
-/// (the greedy-by-size planners of TFLite and ONNX Runtime). Two
+/// (the greedy-by-size planners of TFLite and ONNX Runtime); the same with
+/// first fit (the lowest gap) is tried too, and the smaller arena kept. Two
 /// temporaries share bytes only when their lifetimes are disjoint or one
 /// was written in place over the other.
 Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
