@@ -15,6 +15,7 @@
 #include "codegen/HalideLowering.h"
 #include "codegen/Link.h"
 #include "codegen/ModelPlan.h"
+#include "ir/TextIR.h"
 #include "ir/Verifier.h"
 #include "passes/PassManager.h"
 
@@ -213,6 +214,27 @@ static Status prepareGraph(Graph &g) {
     return Status::error(os.str());
   prepareForCodegen(g);
   return Status::success();
+}
+
+Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
+                                  const std::string &name, uint64_t seed) {
+  PlannedModel m;
+  std::vector<const Graph *> planned;
+  for (const Graph *f : fns) {
+    // A copy through the text form, which prints and parses back exactly.
+    SourceMgr sm;
+    std::ostringstream err;
+    DiagEngine diag(sm, &err);
+    std::unique_ptr<Graph> g = parseGraphString(printGraph(*f), sm, diag);
+    if (!g)
+      return Status::error("cannot copy graph @" + f->name() + ": " +
+                           err.str());
+    CNNC_RETURN_IF_ERROR(prepareGraph(*g));
+    planned.push_back(g.get());
+    m.graphs.push_back(std::move(g));
+  }
+  CNNC_ASSIGN_OR_RETURN(m.plan, planModel(planned, name, seed));
+  return m;
 }
 
 /// What makes two nodes compile to the same kernel: the op, the attributes

@@ -1,12 +1,14 @@
 //===- codegen/Compiler.h - graph to model.so / model.a + model.h ----------===//
 #pragma once
 
+#include "codegen/ModelPlan.h"
 #include "ir/Diag.h"
 #include "ir/Graph.h"
 #include "ir/Support.h"
 
 #include <Halide.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,17 @@ Expected<Halide::Target> resolveTarget(const CompileOptions &opts,
                                        bool needsDoubles = false);
 /// The GPU API of \p t: "cuda", "opencl", or "" for the CPU.
 std::string deviceApi(const Halide::Target &t);
+/// The plan compileModel makes for \p fns, without compiling (--summary,
+/// tests): the graphs are copied and prepared as compileModel prepares
+/// them, and \p fns stay as they are. The plan's steps point into the
+/// copies, so it lives with them.
+struct PlannedModel {
+  std::vector<std::unique_ptr<Graph>> graphs;
+  ModelPlan plan;
+};
+Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
+                                  const std::string &name = "model",
+                                  uint64_t seed = 0);
 
 /// True if \p s is a valid C identifier (for --name).
 bool isCIdentifier(const std::string &s);

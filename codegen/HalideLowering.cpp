@@ -145,9 +145,10 @@ static int pureLanes(const TensorType &t, const Halide::Target &target) {
   return t.rank() > 0 && t.dim(t.rank() - 1) >= lanes ? lanes : 0;
 }
 
-/// The vector width of the update stages: the widest power of two up to
-/// the natural width that divides the innermost dimension (at least 2), or
-/// 0 (scalar). Updates get no vector tail: Halide 14 miscompiles some
+/// The vector width of the update stages, and of the pure stage of an op
+/// that may overwrite an operand (OpDef::inPlace): the widest power of two
+/// up to the natural width that divides the innermost dimension (at least
+/// 2), or 0 (scalar). Updates get no vector tail: Halide 14 miscompiles some
 /// predicated (GuardWithIf) tails, dropping the tail branch where the
 /// vector loaded from a Halide-allocated Func is used twice, and the
 /// ShiftInwards of the pure stage would apply an update twice.
@@ -163,9 +164,11 @@ static int updateLanes(const TensorType &t, const Halide::Target &target) {
 
 /// The default schedule of one result: vectorize the innermost dimension
 /// (see pureLanes, updateLanes), parallelize the outermost dimension with
-/// more than one element.
+/// more than one element. With \p inPlace the result may share an operand's
+/// bytes: each element must then be computed once, by one thread.
 static void scheduleDefault(Halide::Func &f, const std::vector<Halide::Var> &irVars,
-                            const TensorType &t, const Halide::Target &target) {
+                            const TensorType &t, const Halide::Target &target,
+                            bool inPlace) {
   f.compute_root();
   if (irVars.empty())
     return;
@@ -178,9 +181,12 @@ static void scheduleDefault(Halide::Func &f, const std::vector<Halide::Var> &irV
       }
   };
   // ShiftInwards recomputes a few elements at the end instead of
-  // predicating them: safe for a pure definition.
-  if (int lanes = pureLanes(t, target))
-    f.vectorize(inner, lanes, Halide::TailStrategy::ShiftInwards);
+  // predicating them: safe for a pure definition, unless the operand it
+  // reads was overwritten by the first computation (in place); there the
+  // vector width divides the extent, so nothing shifts.
+  int pure = inPlace ? updateLanes(t, target) : pureLanes(t, target);
+  if (pure)
+    f.vectorize(inner, pure, Halide::TailStrategy::ShiftInwards);
   parallelize(f);
   int lanes = updateLanes(t, target);
   for (int u = 0; u < f.num_update_definitions(); ++u) {
@@ -220,7 +226,10 @@ static void gpuStage(Halide::Stage s, const std::vector<Halide::Var> &pure) {
 /// results, and the intermediates lowering rules put at root), each stage
 /// through gpuStage. Inlined Funcs are computed inside their consumers'
 /// kernels. An update's pure dimensions are those of its arguments that are
-/// the pure definition's Var in the same position.
+/// the pure definition's Var in the same position. Each element is computed
+/// once, by one thread (the tail is guarded, never shifted inwards), so the
+/// in-place ops stay safe; on the device each tensor has its own buffer
+/// anyway.
 static void scheduleGpu(const std::vector<Halide::Func> &outs) {
   std::map<std::string, Halide::Internal::Function> env;
   for (const Halide::Func &f : outs) {
@@ -270,6 +279,7 @@ static Expected<LoweredNode> lowerNode(const Node &node,
   bool gpu = target.has_gpu_feature();
   HalideLowerCtx ctx(node, prefix, gpu);
   CNNC_RETURN_IF_ERROR(def.lowerFn()(ctx));
+  bool inPlace = !def.inPlaceOperands().empty();
   std::vector<Halide::Func> outs = ctx.outputs();
   for (size_t i = 0; i < outs.size(); ++i) {
     if (!outs[i].defined())
@@ -286,13 +296,13 @@ static Expected<LoweredNode> lowerNode(const Node &node,
       // then faults. The reduction runs in a Halide-allocated Func instead,
       // copied out.
       Halide::Func acc = outs[i];
-      scheduleDefault(acc, vars, t, target);
+      scheduleDefault(acc, vars, t, target, inPlace);
       outs[i] = Halide::Func(acc.name() + "_copy");
       LowerCtx::set(outs[i], vars,
                     LowerCtx::call(acc, Index(vars.begin(), vars.end())));
-      scheduleDefault(outs[i], vars, t, target);
+      scheduleDefault(outs[i], vars, t, target, inPlace);
     } else {
-      scheduleDefault(outs[i], vars, t, target);
+      scheduleDefault(outs[i], vars, t, target, inPlace);
     }
     Halide::OutputImageParam o = outs[i].output_buffer();
     constrainDense(o, t);

@@ -9,6 +9,7 @@
 
 #include "ir/Graph.h"
 #include "ir/Support.h"
+#include "passes/Summary.h"
 
 #include <cstdint>
 #include <string>
@@ -27,6 +28,9 @@ struct PlanTensor {
   int64_t offset = 0;  ///< see cnnc_rt_tensor::offset
   int64_t bytes = 0;
   bool trainable = false;
+  /// TEMP written in place: the operand tensor whose bytes it took (its
+  /// step's operand that died there, see OpDef::inPlace); -1 otherwise.
+  int32_t inPlaceOf = -1;
 };
 
 struct PlanStep {
@@ -39,11 +43,24 @@ struct PlanStep {
   const Node *node = nullptr;
 };
 
+/// How one function's temporaries fit the arena (see planModel).
+struct FunctionMemory {
+  int64_t arenaBytes = 0; ///< the arena its placement needs (the peak)
+  int64_t naiveBytes = 0; ///< every temporary in bytes of its own (the sum)
+  /// The most bytes live at one step, after in-place sharing: no placement
+  /// of these lifetimes needs less, so arenaBytes / liveBytes measures the
+  /// placement's fragmentation.
+  int64_t liveBytes = 0;
+  int32_t numTemps = 0;
+  int32_t numInPlace = 0; ///< temporaries written over an operand
+};
+
 /// One entry point: a range of steps with its own inputs and outputs.
 struct PlanFunction {
   std::string name;
   std::vector<int32_t> inputs, outputs;
   int32_t firstStep = 0, numSteps = 0;
+  FunctionMemory memory;
 };
 
 struct ModelPlan {
@@ -65,10 +82,22 @@ inline int64_t alignTo64(int64_t n) { return (n + 63) & ~int64_t(63); }
 /// graph), whose outputs must all be distinct node results that are not
 /// constants (see prepareForCodegen). Parameters are shared by name: one
 /// tensor in one parameter block, whose type must agree everywhere; the
-/// first declaration gives its initial value. Each function's temporaries
-/// start at arena offset 0 (functions never run at the same time). The
-/// assigns of a function become its last steps. Kernel names are
-/// `<prefix>_<index>_<op>`. Random initial values are drawn from \p seed.
+/// first declaration gives its initial value. The assigns of a function
+/// become its last steps. Kernel names are `<prefix>_<index>_<op>`. Random
+/// initial values are drawn from \p seed.
+///
+/// Memory: each function's temporaries start at arena offset 0 (functions
+/// never run at the same time), every offset a multiple of 64. A
+/// temporary lives from the step that writes it to its last reader. An
+/// op's result is written over an operand that dies at that step when the
+/// op allows it (OpDef::inPlace) and the types are equal; such chains then
+/// share one block. Blocks are placed greedily by size, largest first, each
+/// at the best-fitting gap (the smallest that holds it) among the blocks
+/// already placed whose lifetimes overlap its own, else above them all
+/// (the greedy-by-size planners of TFLite and ONNX Runtime); the same with
+/// first fit (the lowest gap) is tried too, and the smaller arena kept. Two
+/// temporaries share bytes only when their lifetimes are disjoint or one
+/// was written in place over the other.
 Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
                               const std::string &prefix, uint64_t seed);
 /// A model with one function.
@@ -76,6 +105,18 @@ inline Expected<ModelPlan> planModel(const Graph &g, const std::string &prefix,
                                      uint64_t seed) {
   return planModel(std::vector<const Graph *>{&g}, prefix, seed);
 }
+
+/// Checks \p plan's memory from its steps alone (planModel runs it on every
+/// plan): every TEMP, PARAM offset 64-byte aligned and inside its function's
+/// arena or the parameter block; parameters disjoint; and two temporaries
+/// of a function whose lifetimes overlap share no byte unless the later was
+/// written in place over the other where its op allows it (OpDef::inPlace).
+Status verifyMemoryPlan(const ModelPlan &plan);
+
+/// The memory lines of `--summary` for \p plan: each function's arena,
+/// the parameter block by kind (by name: grad.*, opt.*, the rest) and
+/// what create_with_arena needs.
+MemorySummary memorySummary(const ModelPlan &plan);
 
 /// Makes \p g ready to plan: every graph output becomes the result of its
 /// own non-constant node (an identity copy is inserted for an output that is

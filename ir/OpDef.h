@@ -168,6 +168,16 @@ public:
   OpDef &foldsFromTypes() { foldsFromTypes_ = true; return *this; }
   /// Marks an op with side effects or randomness: never CSE'd or folded.
   OpDef &impure() { pure_ = false; return *this; }
+  /// The result may be written over operand \p i's bytes: the memory planner
+  /// (codegen/ModelPlan.cpp) does so when operand i is a temporary whose
+  /// last use is this node and whose type is the result's exact type.
+  /// Declare it only for an op with one result whose lowering reads operand
+  /// i at the result's own index and nowhere else (an elementwise rule: no
+  /// window, broadcast of that operand, reduction or gather), so that every
+  /// element is read before it is overwritten. The default schedule never
+  /// recomputes an element of such an op (codegen/HalideLowering.cpp).
+  /// Repeatable: the planner takes the first operand that qualifies.
+  OpDef &inPlace(size_t i) { inPlace_.push_back(i); return *this; }
 
   const std::string &name() const { return name_; }
   const std::string &summaryText() const { return summary_; }
@@ -188,6 +198,8 @@ public:
   bool isDifferentiable(size_t operand) const;
   FusionPattern fusionPattern() const { return pattern_; }
   bool isPure() const { return pure_; }
+  /// The operands the result may overwrite (see inPlace()), in order.
+  const std::vector<size_t> &inPlaceOperands() const { return inPlace_; }
   bool foldNeedsOnlyTypes() const { return foldsFromTypes_; }
 
   /// Smallest and largest operand count (max = SIZE_MAX when variadic).
@@ -208,6 +220,7 @@ private:
   OnnxExportFn onnxExportFn_;
   GradFn gradFn_;
   std::vector<size_t> nonDiff_;
+  std::vector<size_t> inPlace_;
   FusionPattern pattern_ = FusionPattern::Opaque;
   bool pure_ = true;
   bool foldsFromTypes_ = false;

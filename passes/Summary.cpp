@@ -105,4 +105,33 @@ std::string formatSummary(const Graph &g) {
          "   parameter bytes: " + formatThousands(t.bytes) + "\n";
 }
 
+/// The share of \p whole that \p part saves, rounded: "63%".
+static std::string savedPercent(int64_t part, int64_t whole) {
+  if (whole <= 0)
+    return "0%";
+  return std::to_string((100 * (whole - part) + whole / 2) / whole) + "%";
+}
+
+std::string formatMemorySummary(const MemorySummary &m) {
+  Table table({false, true, true, true, true, true, true});
+  table.add({"memory plan (bytes)", "arena", "naive", "saved", "live peak",
+             "temps", "in place"});
+  for (const MemorySummary::Function &f : m.functions)
+    table.add({"@" + f.name, formatThousands(f.arenaBytes),
+               formatThousands(f.naiveBytes),
+               savedPercent(f.arenaBytes, f.naiveBytes),
+               formatThousands(f.liveBytes), formatThousands(f.numTemps),
+               formatThousands(f.numInPlace)});
+  int64_t block = m.paramBytes + m.gradBytes + m.optStateBytes;
+  std::string params = "parameter block: " + formatThousands(block) + " bytes";
+  if (m.gradBytes || m.optStateBytes)
+    params += " = params " + formatThousands(m.paramBytes) + " + gradients " +
+              formatThousands(m.gradBytes) + " + optimizer state " +
+              formatThousands(m.optStateBytes);
+  return table.str() + params + "\ncreate_with_arena: " +
+         formatThousands(m.createBytes) + " bytes = arena " +
+         formatThousands(m.arenaBytes) + " + parameter block " +
+         formatThousands(block) + "\n";
+}
+
 } // namespace cnnc

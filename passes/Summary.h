@@ -36,6 +36,34 @@ ParamTotals paramTotals(const Graph &g);
 /// 61706 -> "61,706"; negative numbers keep their sign.
 std::string formatThousands(int64_t n);
 
+/// The memory a compiled model needs (filled from its plan by
+/// codegen/ModelPlan.h's memorySummary; printed after the table).
+struct MemorySummary {
+  /// One function's temporaries (see FunctionMemory in codegen/ModelPlan.h).
+  struct Function {
+    std::string name;
+    int64_t arenaBytes = 0, naiveBytes = 0, liveBytes = 0;
+    int32_t numTemps = 0, numInPlace = 0;
+  };
+  std::vector<Function> functions;
+  /// The arena: the largest function's.
+  int64_t arenaBytes = 0;
+  /// The parameter block, each tensor 64-byte aligned, by kind: parameters
+  /// (trained or not, running statistics, train.step), gradients
+  /// (grad.<p>) and optimizer state (opt.<state>.<p>).
+  int64_t paramBytes = 0, gradBytes = 0, optStateBytes = 0;
+  /// What create_with_arena needs: the arena, then the parameter block,
+  /// each rounded up to 64 bytes (cnnc_rt_arena_size).
+  int64_t createBytes = 0;
+};
+
+/// The memory plan lines of `--summary`, ending in a newline: a table with
+/// one row per function (arena peak, the naive sum of its temporaries, the
+/// most bytes live at one step, temporaries, those written in place), then
+/// the parameter block (split by kind when there are gradients or optimizer
+/// state) and the total create_with_arena needs.
+std::string formatMemorySummary(const MemorySummary &m);
+
 /// The summary table of \p g, ending in a newline:
 ///   layer  op  output  params  FLOPs, one row per node, a total row, and a
 ///   line with trainable and non-trainable parameter counts and their bytes.

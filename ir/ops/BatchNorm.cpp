@@ -130,6 +130,7 @@ OpDef defineBatchNorm() {
       .fold(foldBatchNorm)
       .flops(flopsPerOutput(2)) // a multiply and an add once folded
       .pattern(FusionPattern::Broadcast)
+      .inPlace(0)
       .lower(lowerBatchNorm)
       .nonDifferentiable(3)
       .nonDifferentiable(4)

@@ -90,6 +90,7 @@ OpDef defineCast() {
       .fold(foldCast)
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(lowerCast)
       .grad(gradCast);
 }

@@ -120,6 +120,7 @@ OpDef defineClip() {
       .fold(foldClip)
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower([](LowerCtx &c) { return lowerClip(c); })
       .grad(gradClip);
 }

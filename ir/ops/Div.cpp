@@ -37,6 +37,8 @@ OpDef defineDiv() {
       .fold(foldDiv)
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Broadcast)
+      .inPlace(0)
+      .inPlace(1)
       .lower(broadcastLower([](const std::vector<Halide::Expr> &v) {
         return truncDiv(v[0], v[1]);
       }))

@@ -66,6 +66,7 @@ OpDef defineDropout() {
       .fold(copyDataFold())
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(unaryLower([](Halide::Expr x) { return x; }))
       .grad([](GradCtx &c) { // the identity (training uses dropout_train)
         c.addGrad(0, c.emit("identity", {c.dy()}));

@@ -22,6 +22,7 @@ OpDef defineExp() {
       .fold(unaryFold([](double x) { return std::exp(x); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(unaryLower([](Halide::Expr x) { return safeExp(x); }))
       .grad(gradExp);
 }

@@ -19,6 +19,7 @@ OpDef defineIdentity() {
       .fold(copyDataFold())
       .flops(flopsPerOutput(0))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(unaryLower([](Halide::Expr x) { return x; }))
       .grad(gradIdentity);
 }

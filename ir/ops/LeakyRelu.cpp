@@ -31,6 +31,7 @@ OpDef defineLeakyRelu() {
       .fold(foldLeakyRelu)
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower([](LowerCtx &c) {
         Halide::Expr x = c.in(0, outIndex(c));
         Halide::Expr alpha = constOf(x.type(), c.node().attrFloat("alpha"));

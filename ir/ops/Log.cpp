@@ -22,6 +22,7 @@ OpDef defineLog() {
       .fold(unaryFold([](double x) { return std::log(x); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(unaryLower([](Halide::Expr x) { return safeLog(x); }))
       .grad(gradLog);
 }

@@ -25,6 +25,7 @@ OpDef defineNeg() {
       .fold(unaryFold([](double x) { return -x; }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(unaryLower([](Halide::Expr x) { return -x; }))
       .grad(gradNeg);
 }

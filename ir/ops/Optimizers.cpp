@@ -112,6 +112,10 @@ static OpDef optimizerOp(const std::string &name,
       .pattern(FusionPattern::Elementwise);
   for (size_t i = 0; i < inputs.size(); ++i)
     def.nonDifferentiable(i);
+  // With one result (sgd), w_new may take the gradient's bytes; with state
+  // results, a later result still reads g after the first is written.
+  if (states == 0)
+    def.inPlace(1);
   return def;
 }
 

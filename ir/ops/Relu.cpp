@@ -22,6 +22,7 @@ OpDef defineRelu() {
       .fold(unaryFold([](double x) { return std::max(x, 0.0); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(unaryLower([](Halide::Expr x) {
         return Halide::max(x, Halide::Internal::make_zero(x.type()));
       }))

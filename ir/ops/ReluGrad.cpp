@@ -14,6 +14,8 @@ OpDef defineReluGrad() {
       .fold(binaryFold([](double dy, double y) { return y > 0 ? dy : 0.0; }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
+      .inPlace(1)
       .lower(broadcastLower([](const std::vector<Halide::Expr> &v) {
         Halide::Expr zero = Halide::Internal::make_zero(v[0].type());
         return Halide::select(v[1] > zero, v[0], zero);

@@ -24,6 +24,7 @@ OpDef defineSigmoid() {
       .fold(unaryFold([](double x) { return 1.0 / (1.0 + std::exp(-x)); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(unaryLower(
           [](Halide::Expr x) { return 1 / (1 + safeExp(-x)); }))
       .grad(gradSigmoid);

@@ -23,6 +23,7 @@ OpDef defineSqrt() {
       .fold(unaryFold([](double x) { return std::sqrt(x); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(unaryLower([](Halide::Expr x) { return Halide::sqrt(x); }))
       .grad(gradSqrt);
 }

@@ -23,6 +23,8 @@ OpDef defineSub() {
       .fold(binaryFold([](double a, double b) { return a - b; }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Broadcast)
+      .inPlace(0)
+      .inPlace(1)
       .lower(broadcastLower([](const std::vector<Halide::Expr> &v) {
         return v[0] - v[1];
       }))

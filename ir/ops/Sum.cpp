@@ -40,6 +40,7 @@ OpDef defineSum() {
       .fold(foldSum)
       .flops(sumFlops)
       .pattern(FusionPattern::Broadcast)
+      .inPlace(0)
       .lower(broadcastLower([](const std::vector<Halide::Expr> &v) {
         Halide::Expr s = v[0];
         for (size_t i = 1; i < v.size(); ++i)

@@ -24,6 +24,7 @@ OpDef defineTanh() {
       .fold(unaryFold([](double x) { return std::tanh(x); }))
       .flops(flopsPerOutput(1))
       .pattern(FusionPattern::Elementwise)
+      .inPlace(0)
       .lower(unaryLower([](Halide::Expr x) { return Halide::tanh(x); }))
       .grad(gradTanh);
 }

@@ -53,7 +53,13 @@ static void printHelp() {
          "OPTIONS:\n"
          "  --summary        print each layer's output shape, parameter count "
          "and FLOPs,\n"
-         "                   then the totals\n"
+         "                   then the totals and the memory plan: each "
+         "function's arena\n"
+         "                   against the sum of its temporaries, the "
+         "parameter block and\n"
+         "                   the bytes create_with_arena needs (with "
+         "--train: the training\n"
+         "                   artifact's functions)\n"
          "  --batch <N>      batch size: dimension 0 of the input (default: 1 "
          "for a network;\n"
          "                   an IR graph keeps its own unless given; an "
@@ -444,7 +450,17 @@ int cnncMain(int argc, char **argv) {
       if (graphs.size() > 1)
         std::cout << (&g == &graphs.front() ? "" : "\n") << "graph @"
                   << g->name() << "\n";
-      std::cout << formatSummary(*g);
+      std::cout << formatSummary(*g) << "\n";
+      // The memory plan of what -o would compile: this graph, or with
+      // --train the training artifact's functions.
+      std::vector<const Graph *> fns;
+      for (const auto &f : functions.empty() ? graphs : functions)
+        if (!functions.empty() || &f == &g)
+          fns.push_back(f.get());
+      auto planned = planGraphs(fns, "model", o.seed);
+      std::cout << (planned.ok() ? formatMemorySummary(memorySummary(planned->plan))
+                                 : "memory plan: none (" +
+                                       planned.status().message() + ")\n");
     }
     std::cout.flush();
   }

@@ -1,0 +1,425 @@
+//===- test/unit/MemoryPlanTest.cpp - arena offsets, lifetimes, in place ---===//
+#include "codegen/Compiler.h"
+#include "codegen/GraphEval.h"
+#include "codegen/ModelPlan.h"
+#include "frontend/dsl/NetworkParser.h"
+#include "ir/FileIO.h"
+#include "ir/OpDef.h"
+#include "ir/TextIR.h"
+#include "ir/Verifier.h"
+#include "passes/Training.h"
+#include "tools/driver/ModelLoader.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+using namespace cnnc;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A network of examples/ at batch \p batch.
+std::unique_ptr<Graph> example(const std::string &file, int64_t batch = 1) {
+  static SourceMgr sm; // graphs keep no pointer into it
+  auto text = readFile(std::string(CNNC_SOURCE_DIR) + "/examples/" + file);
+  EXPECT_TRUE(text.ok()) << file;
+  if (!text.ok())
+    return nullptr;
+  std::ostringstream os;
+  DiagEngine diag(sm, &os);
+  NetworkOptions opts;
+  opts.batch = batch;
+  auto g = parseNetworkString(*text, sm, diag, opts, file);
+  EXPECT_TRUE(g) << os.str();
+  return g;
+}
+
+/// A graph in the IR text form, verified.
+std::unique_ptr<Graph> ir(const std::string &text) {
+  static SourceMgr sm;
+  std::ostringstream os;
+  DiagEngine diag(sm, &os);
+  auto g = parseGraphString(text, sm, diag);
+  EXPECT_TRUE(g && verifyGraph(*g, diag)) << os.str();
+  return g;
+}
+
+/// The plan compileModel would make for \p fns.
+PlannedModel plan(const std::vector<const Graph *> &fns) {
+  auto p = planGraphs(fns);
+  EXPECT_TRUE(p.ok()) << p.status().message();
+  return p.ok() ? std::move(*p) : PlannedModel{};
+}
+
+const PlanTensor &tensor(const ModelPlan &p, const std::string &name) {
+  for (const PlanTensor &t : p.tensors)
+    if (t.name == name)
+      return t;
+  ADD_FAILURE() << "no tensor '" << name << "'";
+  return p.tensors.front();
+}
+
+/// The index of tensor \p name.
+int32_t indexOf(const ModelPlan &p, const std::string &name) {
+  for (size_t i = 0; i < p.tensors.size(); ++i)
+    if (p.tensors[i].name == name)
+      return int32_t(i);
+  ADD_FAILURE() << "no tensor '" << name << "'";
+  return -1;
+}
+
+/// The checks every plan must pass, written out again here, apart from
+/// the planner: alignment, arena bounds, and no two temporaries of a
+/// function live at one step in the same bytes unless the later one was
+/// written in place over the earlier at the step where it dies, by an op
+/// that declares that operand in place.
+void expectSound(const ModelPlan &p) {
+  EXPECT_TRUE(verifyMemoryPlan(p).ok()) << verifyMemoryPlan(p).message();
+  EXPECT_EQ(p.arenaBytes % 64, 0);
+  EXPECT_EQ(p.paramBytes % 64, 0);
+  int64_t largest = 0;
+  for (const PlanFunction &fn : p.functions) {
+    const FunctionMemory &m = fn.memory;
+    largest = std::max(largest, m.arenaBytes);
+    EXPECT_LE(m.liveBytes, m.arenaBytes) << fn.name;
+    EXPECT_LE(m.arenaBytes, m.naiveBytes) << fn.name;
+    // Lifetimes from the steps: written by the step that has it as a
+    // result, live to the last step that names it.
+    std::map<int32_t, std::pair<int, int>> life;
+    for (int s = 0; s < fn.numSteps; ++s) {
+      const PlanStep &step = p.steps[size_t(fn.firstStep + s)];
+      for (size_t a = 0; a < step.args.size(); ++a) {
+        int32_t t = step.args[a];
+        if (p.tensors[size_t(t)].storage != Storage::Temp)
+          continue;
+        if (!life.count(t)) {
+          EXPECT_GE(a, step.node->numOperands()) << "read before written";
+          life[t] = {s, s};
+        }
+        life[t].second = s;
+      }
+    }
+    EXPECT_EQ(int32_t(life.size()), m.numTemps) << fn.name;
+    int inPlace = 0;
+    for (auto &[a, la] : life) {
+      const PlanTensor &ta = p.tensors[size_t(a)];
+      EXPECT_EQ(ta.offset % 64, 0) << ta.name;
+      EXPECT_LE(ta.offset + ta.bytes, m.arenaBytes) << ta.name;
+      if (ta.inPlaceOf >= 0) {
+        ++inPlace;
+        const PlanStep &step = p.steps[size_t(fn.firstStep + la.first)];
+        auto ops = step.node->def().inPlaceOperands();
+        bool declared = false;
+        for (size_t k : ops)
+          declared |= k < step.node->numOperands() && step.args[k] == ta.inPlaceOf;
+        EXPECT_TRUE(declared) << ta.name << " in place over an operand its op "
+                              << step.node->op() << " does not declare";
+        EXPECT_EQ(life.at(ta.inPlaceOf).second, la.first) << ta.name;
+        EXPECT_EQ(p.tensors[size_t(ta.inPlaceOf)].offset, ta.offset);
+        EXPECT_EQ(p.tensors[size_t(ta.inPlaceOf)].type, ta.type);
+      }
+      for (auto &[b, lb] : life) {
+        if (b <= a)
+          continue;
+        const PlanTensor &tb = p.tensors[size_t(b)];
+        bool together = la.first <= lb.second && lb.first <= la.second;
+        bool overlap = ta.offset < tb.offset + tb.bytes &&
+                       tb.offset < ta.offset + ta.bytes;
+        if (!together || !overlap)
+          continue;
+        bool chained = tb.inPlaceOf == a || ta.inPlaceOf == b;
+        EXPECT_TRUE(chained) << fn.name << ": '" << ta.name << "' and '"
+                             << tb.name << "' are live together in shared bytes";
+      }
+    }
+    EXPECT_EQ(inPlace, m.numInPlace) << fn.name;
+  }
+  EXPECT_EQ(largest, p.arenaBytes);
+}
+
+void printMemory(const std::string &what, const ModelPlan &p) {
+  for (const PlanFunction &fn : p.functions)
+    std::cout << "[ memory   ] " << what << " @" << fn.name << ": arena "
+              << fn.memory.arenaBytes << ", naive " << fn.memory.naiveBytes
+              << ", live peak " << fn.memory.liveBytes << ", in place "
+              << fn.memory.numInPlace << " of " << fn.memory.numTemps << "\n";
+}
+
+} // namespace
+
+/// Every example network, inference and at batch 8: a sound plan, no
+/// larger than the sum of its temporaries.
+TEST(MemoryPlan, ExamplesAreSound) {
+  for (const char *file : {"lenet5.cnn", "resnet_block.cnn", "vgg_block.cnn",
+                           "inception_block.cnn", "convnetjs_cifar10.cnn"})
+    for (int64_t batch : {1, 8}) {
+      SCOPED_TRACE(std::string(file) + " batch " + std::to_string(batch));
+      auto g = example(file, batch);
+      ASSERT_TRUE(g);
+      PlannedModel m = plan({g.get()});
+      expectSound(m.plan);
+      printMemory(std::string(file) + " x" + std::to_string(batch), m.plan);
+      EXPECT_GT(m.plan.functions[0].memory.numInPlace, 0) << "every example has a relu";
+    }
+}
+
+/// LeNet-5 (batch 1): the placement reaches the bound of the most bytes
+/// live at one step, and relu runs in place over its conv or gemm.
+TEST(MemoryPlan, LeNet5ReachesTheLiveBound) {
+  auto g = example("lenet5.cnn");
+  ASSERT_TRUE(g);
+  PlannedModel m = plan({g.get()});
+  const FunctionMemory &mem = m.plan.functions[0].memory;
+  EXPECT_EQ(mem.arenaBytes, mem.liveBytes);
+  // c1 -> relu1: 6 * 28 * 28 floats, in place; the pool reads relu1 and
+  // writes 6 * 14 * 14 beside it: 18,816 + 4,736 (4,704 rounded to 64).
+  EXPECT_EQ(tensor(m.plan, "relu1").inPlaceOf, indexOf(m.plan, "c1"));
+  EXPECT_EQ(mem.arenaBytes, 18816 + 4736);
+  EXPECT_EQ(mem.numInPlace, 4); // the four relus
+}
+
+/// The training artifact of LeNet-5 with each optimizer: every function
+/// sound; the parameter block holds params, one gradient per trainable
+/// parameter and the optimizer's state.
+TEST(MemoryPlan, TrainingArtifactsAreSound) {
+  for (const char *opt : {"sgd", "adam"}) {
+    SCOPED_TRACE(opt);
+    auto g = example("lenet5.cnn", 16);
+    ASSERT_TRUE(g);
+    TrainOptions to;
+    to.optimizer = opt;
+    auto fns = buildTrainingFunctions(*g, to);
+    ASSERT_TRUE(fns.ok()) << fns.status().message();
+    std::vector<const Graph *> list;
+    for (auto &f : *fns)
+      list.push_back(f.get());
+    PlannedModel m = plan(list);
+    expectSound(m.plan);
+    printMemory(std::string("lenet5 x16 train ") + opt, m.plan);
+    ASSERT_EQ(m.plan.functions.size(), 5u);
+    MemorySummary s = memorySummary(m.plan);
+    EXPECT_EQ(s.paramBytes + s.gradBytes + s.optStateBytes, m.plan.paramBytes);
+    // LeNet-5's 10 parameter tensors, 61,706 floats, each rounded up to 64
+    // bytes: 640 + 64 + 9,600 + 64 + 192,000 + 512 + 40,320 + 384 + 3,392
+    // + 64 = 247,040 bytes; a gradient for each, adam's m and v for each.
+    EXPECT_EQ(s.gradBytes, 247040);
+    EXPECT_EQ(s.optStateBytes, std::string(opt) == "adam" ? 2 * 247040 : 0);
+    EXPECT_EQ(s.createBytes, m.plan.arenaBytes + m.plan.paramBytes);
+    // The backward pass runs relu_grad and the sgd update in place.
+    EXPECT_GT(m.plan.functions[2].memory.numInPlace, 4);
+  }
+}
+
+/// A chain of element-wise ops reuses one block; an op that is not
+/// element-wise (softmax reads a whole row) gets its own bytes.
+TEST(MemoryPlan, ElementwiseChainRunsInPlace) {
+  auto g = ir("graph @chain(%x: f32[4,16]) {\n"
+              "  %a = neg(%x) : f32[4,16]\n"
+              "  %b = relu(%a) : f32[4,16]\n"
+              "  %c = exp(%b) : f32[4,16]\n"
+              "  %d = add(%c, %x) : f32[4,16]\n"
+              "  %s = softmax(%d) : f32[4,16]\n"
+              "  %y = neg(%s) : f32[4,16]\n"
+              "  return %y\n"
+              "}\n");
+  PlannedModel m = plan({g.get()});
+  const ModelPlan &p = m.plan;
+  expectSound(p);
+  EXPECT_EQ(tensor(p, "a").inPlaceOf, -1); // x is the caller's input
+  EXPECT_EQ(tensor(p, "b").inPlaceOf, indexOf(p, "a"));
+  EXPECT_EQ(tensor(p, "c").inPlaceOf, indexOf(p, "b"));
+  EXPECT_EQ(tensor(p, "d").inPlaceOf, indexOf(p, "c"));
+  EXPECT_EQ(tensor(p, "s").inPlaceOf, -1); // softmax: not element-wise
+  EXPECT_NE(tensor(p, "s").offset, tensor(p, "d").offset);
+  const FunctionMemory &mem = p.functions[0].memory;
+  EXPECT_EQ(mem.numTemps, 5);
+  EXPECT_EQ(mem.numInPlace, 3);
+  EXPECT_EQ(mem.naiveBytes, 5 * 256);
+  EXPECT_EQ(mem.arenaBytes, 2 * 256);
+  EXPECT_EQ(mem.liveBytes, 2 * 256);
+}
+
+/// No in place where it would be wrong: the operand is read later, has
+/// another type (broadcast, cast), is a caller's tensor or a parameter,
+/// or the result is an output.
+TEST(MemoryPlan, InPlaceOnlyWhenLegal) {
+  auto g = ir("graph @rules(%x: f32[3,8], %row: f32[1,8]) {\n"
+              "  param %w: f32[3,8] = zeros\n"
+              "  %a = neg(%x) : f32[3,8]\n"
+              "  %b = relu(%a) : f32[3,8]\n"          // a read again below
+              "  %c = add(%a, %b) : f32[3,8]\n"       // both die: over a
+              "  %r = neg(%row) : f32[1,8]\n"
+              "  %e = mul(%r, %c) : f32[3,8]\n"       // r broadcast: over c
+              "  %f = neg(%e) : f32[3,8]\n"
+              "  %g = cast(%f) {to = \"f64\"} : f64[3,8]\n" // other dtype
+              "  %h = sub(%w, %x) : f32[3,8]\n"       // param and input
+              "  %i = mul(%g, %g) : f64[3,8]\n"
+              "  %j = cast(%i) {to = \"f32\"} : f32[3,8]\n"
+              "  %k = add(%h, %j) : f32[3,8]\n"
+              "  %y = relu(%k) : f32[3,8]\n"          // an output
+              "  return %y\n"
+              "}\n");
+  PlannedModel m = plan({g.get()});
+  const ModelPlan &p = m.plan;
+  expectSound(p);
+  EXPECT_EQ(tensor(p, "b").inPlaceOf, -1);
+  EXPECT_EQ(tensor(p, "c").inPlaceOf, indexOf(p, "a"));
+  EXPECT_EQ(tensor(p, "e").inPlaceOf, indexOf(p, "c"));
+  EXPECT_EQ(tensor(p, "f").inPlaceOf, indexOf(p, "e"));
+  EXPECT_EQ(tensor(p, "g").inPlaceOf, -1);
+  EXPECT_EQ(tensor(p, "h").inPlaceOf, -1);
+  EXPECT_EQ(tensor(p, "i").inPlaceOf, indexOf(p, "g"));
+  EXPECT_EQ(tensor(p, "j").inPlaceOf, -1);
+  EXPECT_EQ(tensor(p, "k").inPlaceOf, indexOf(p, "h"));
+  EXPECT_EQ(tensor(p, "y").storage, Storage::Output);
+}
+
+/// verifyMemoryPlan, which planModel runs on every plan, finds two live
+/// temporaries moved into the same bytes and an unaligned offset.
+TEST(MemoryPlan, VerifierCatchesBadPlans) {
+  auto g = example("lenet5.cnn");
+  ASSERT_TRUE(g);
+  PlannedModel m = plan({g.get()});
+  ASSERT_TRUE(verifyMemoryPlan(m.plan).ok());
+  ModelPlan bad = m.plan;
+  // maxpool1 is written while relu1 (its operand) is live.
+  bad.tensors[size_t(indexOf(bad, "maxpool1"))].offset =
+      bad.tensors[size_t(indexOf(bad, "relu1"))].offset;
+  Status s = verifyMemoryPlan(bad);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("live together and share bytes"), std::string::npos)
+      << s.message();
+  bad = m.plan;
+  bad.tensors[size_t(indexOf(bad, "c2"))].offset += 4;
+  EXPECT_FALSE(verifyMemoryPlan(bad).ok());
+  bad = m.plan;
+  bad.tensors[size_t(bad.params[1])].offset = bad.tensors[size_t(bad.params[0])].offset;
+  EXPECT_FALSE(verifyMemoryPlan(bad).ok());
+}
+
+/// Every op that declares an operand in place has one result (a second
+/// result would be computed after the first overwrote the operand), and
+/// the operand exists.
+TEST(MemoryPlan, InPlaceOpsHaveOneResult) {
+  int count = 0;
+  for (const OpDef &def : OpRegistry::get().ops()) {
+    if (def.inPlaceOperands().empty())
+      continue;
+    ++count;
+    EXPECT_EQ(def.resultNames().size(), 1u) << def.name();
+    for (size_t k : def.inPlaceOperands())
+      EXPECT_LT(k, def.operandSpecs().size()) << def.name();
+  }
+  EXPECT_GE(count, 15);
+}
+
+/// Each element-wise op, compiled with its result written over its
+/// operand, computes what the JIT computes into separate buffers. The rows
+/// have 13 elements, not a multiple of any vector width, so a kernel that
+/// recomputes a vector tail (ShiftInwards) would read elements it already
+/// overwrote.
+TEST(MemoryPlan, InPlaceKernelsMatchSeparateBuffers) {
+  // %t<k> = identity(x) is a temporary that op k overwrites; neg copies its
+  // result out (an output never aliases).
+  struct Case {
+    std::string op, extra, attrs, type;
+  };
+  std::vector<Case> cases = {
+      {"relu", "", "", "f32[3,13]"},
+      {"neg", "", "", "f32[3,13]"},
+      {"exp", "", "", "f32[3,13]"},
+      {"log", "", "", "f32[3,13]"},
+      {"sqrt", "", "", "f32[3,13]"},
+      {"sigmoid", "", "", "f32[3,13]"},
+      {"tanh", "", "", "f32[3,13]"},
+      {"leaky_relu", "", " {alpha = 0.5}", "f32[3,13]"},
+      {"clip", "", " {max = 1.5, min = 0.5}", "f32[3,13]"},
+      {"dropout", "", "", "f32[3,13]"},
+      {"identity", "", "", "f32[3,13]"},
+      {"cast", "", " {to = \"f32\"}", "f32[3,13]"},
+      {"add", ", %z", "", "f32[3,13]"},
+      {"sub", ", %z", "", "f32[3,13]"},
+      {"mul", ", %z", "", "f32[3,13]"},
+      {"div", ", %z", "", "f32[3,13]"},
+      {"relu_grad", ", %z", "", "f32[3,13]"},
+      {"sum", ", %z, %x", "", "f32[3,13]"},
+      {"batch_norm", ", %s, %z13, %m, %v", "", "f32[3,13]"},
+  };
+  std::string text = "graph @inplace(%x: f32[3,13], %z: f32[3,13], "
+                     "%s: f32[13], %z13: f32[13], %m: f32[13], %v: f32[13]) {\n";
+  std::string ret;
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const Case &c = cases[k];
+    std::string i = std::to_string(k);
+    text += "  %t" + i + " = identity(%x) : f32[3,13]\n";
+    text += "  %u" + i + " = " + c.op + "(%t" + i + c.extra + ")" + c.attrs +
+            " : " + c.type + "\n";
+    text += "  %y" + i + " = neg(%u" + i + ") : " + c.type + "\n";
+    ret += (k ? ", %y" : "%y") + i;
+  }
+  text += "  return " + ret + "\n}\n";
+  auto g = ir(text);
+  ASSERT_TRUE(g);
+
+  // The plan writes every u<k> over t<k>.
+  PlannedModel m = plan({g.get()});
+  expectSound(m.plan);
+  for (size_t k = 0; k < cases.size(); ++k)
+    EXPECT_EQ(tensor(m.plan, "u" + std::to_string(k)).inPlaceOf,
+              indexOf(m.plan, "t" + std::to_string(k)))
+        << cases[k].op;
+
+  // Inputs: x and z in [0.5, 2) (log, sqrt, div), varied per element.
+  std::vector<Tensor> inputs;
+  std::vector<std::vector<float>> data;
+  for (const Value *in : g->inputs()) {
+    const TensorType &t = in->type();
+    std::vector<double> v(size_t(t.numElements()));
+    for (size_t e = 0; e < v.size(); ++e)
+      v[e] = 0.5 + double((e * 7 + in->name().size() * 3) % 23) / 15.0;
+    inputs.push_back(Tensor::fromDoubles(t, v));
+    data.emplace_back(v.begin(), v.end());
+  }
+  GraphEvaluator eval(*g);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    ASSERT_TRUE(eval.set(g->inputs()[i], inputs[i]).ok());
+  auto want = eval.run();
+  ASSERT_TRUE(want.ok()) << want.status().message();
+
+  fs::path dir = fs::temp_directory_path() /
+                 ("cnnc-memplan-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  CompileOptions o;
+  o.output = (dir / "inplace.so").string();
+  o.name = "inplace";
+  Status s = compileModel(*g, o);
+  ASSERT_TRUE(s.ok()) << s.message();
+  auto lib = LoadedModel::load(o.output);
+  ASSERT_TRUE(lib.ok()) << lib.status().message();
+  const cnnc_model_api &api = lib->api();
+  cnnc_ctx *ctx = nullptr;
+  ASSERT_EQ(api.create(&ctx), CNNC_OK) << api.last_error(nullptr);
+  std::vector<cnnc_tensor> in, out;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    cnnc_tensor t{data[i].data(), CNNC_F32, int32_t(inputs[i].type().rank()), {}};
+    for (int64_t d = 0; d < inputs[i].type().rank(); ++d)
+      t.dims[d] = inputs[i].type().dim(d);
+    in.push_back(t);
+  }
+  std::vector<std::vector<float>> got(cases.size(), std::vector<float>(3 * 13));
+  for (auto &v : got)
+    out.push_back(cnnc_tensor{v.data(), CNNC_F32, 2, {3, 13}});
+  ASSERT_EQ(api.run(ctx, in.data(), in.size(), out.data(), out.size()), CNNC_OK)
+      << api.last_error(ctx);
+  api.destroy(ctx);
+  for (size_t k = 0; k < cases.size(); ++k)
+    for (int64_t e = 0; e < 3 * 13; ++e) {
+      double w = (*want)[k].getDouble(e);
+      ASSERT_NEAR(got[k][size_t(e)], w, 1e-6 * (1 + std::abs(w)))
+          << cases[k].op << " element " << e;
+    }
+  fs::remove_all(dir);
+}
