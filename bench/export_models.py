@@ -6,10 +6,11 @@
 Writes <out>/<key>.onnx for each model: eval mode, batch 1, float32 NCHW,
 opset 13, input "input", output "output", constant folding on. Weights are
 PyTorch's default random initialisation from a fixed seed (torchvision
-`weights=None`: nothing is downloaded); the batch-norm running statistics,
-which PyTorch initialises to mean 0 / variance 1 / scale 1 / shift 0, are
-replaced by seeded random values so that the numerical check also exercises
-them (BN folding, epsilon). Existing files are kept unless --force.
+`weights=None`: nothing is downloaded); batch-norm scales and shifts get
+seeded random values and the running statistics are calibrated on random
+inputs (see calibrate_bn), so that activations keep their scale through the
+network and the output depends on the input. Existing files are kept unless
+--force.
 
 Needs torch and torchvision (Debian's python3-torch 1.13 and
 python3-torchvision 0.14 install them for /usr/bin/python3 only). The
@@ -94,24 +95,40 @@ def build(key):
     return getattr(tvm, key)(weights=None)
 
 
-def randomize_bn(model, gen):
+def calibrate_bn(model, shape, gen, batches=4, batch=4):
+    """Sets every batch norm's running statistics to the statistics of the
+    activations it sees on random inputs in [-1, 1) (cumulative average over
+    a few batches), after giving its scale and shift seeded random values.
+    With PyTorch's initial statistics (mean 0, variance 1) the activations
+    of a randomly initialised deep network vanish or explode and the output
+    hardly depends on the input (GoogLeNet's did not at all), which would
+    make the cnnc-vs-ORT comparison of outputs meaningless."""
     import torch
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            c = m.num_features
-            with torch.no_grad():
-                m.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=gen) * 0.1)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    if not bns:
+        return
+    for m in bns:
+        c = m.num_features
+        with torch.no_grad():
+            m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
+            m.bias.copy_(torch.randn(c, generator=gen) * 0.1)
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+        m.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            x = torch.rand((batch,) + tuple(shape[1:]), generator=gen) * 2 - 1
+            model(x)
+    for m in bns:
+        m.eval()
 
 
 def export(key, path, opset):
     import torch
     torch.manual_seed(0)
     model = build(key).eval()
-    randomize_bn(model, torch.Generator().manual_seed(1))
     shape = MODELS[key][1]
+    calibrate_bn(model, shape, torch.Generator().manual_seed(1))
     x = torch.zeros(shape)
     tmp = path + ".tmp"
     with torch.no_grad():
