@@ -167,7 +167,31 @@ def torchflatten():
     return b.model("torchflatten", [1, 3, 32, 32], b.gemm(h, 512, 10))
 
 
-MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten]}
+def torchnames():
+    """The resnet model with value names as PyTorch's exporter writes them
+    ('/layer1/layer1.0/conv1/Conv_output_0', 'layer1.0.bn1.weight'): dots,
+    slashes, a leading digit; none of them may reach a Halide or C name."""
+    m = resnet()
+    names = {}
+    for i, n in enumerate(m.graph.node):
+        for j, o in enumerate(n.output):
+            names[o] = f"/layer{i % 3}/layer{i % 3}.{i}/{n.op_type}_output_{j}"
+    for i, t in enumerate(m.graph.initializer):
+        names[t.name] = f"{i}.layer.{t.name}.weight"
+    rename = lambda s: names.get(s, s)
+    for n in m.graph.node:
+        n.input[:] = [rename(s) for s in n.input]
+        n.output[:] = [rename(s) for s in n.output]
+    for t in m.graph.initializer:
+        t.name = rename(t.name)
+    for v in list(m.graph.output) + list(m.graph.value_info):
+        v.name = rename(v.name)
+    onnx.checker.check_model(m, full_check=True)
+    return m
+
+
+MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten,
+                                  torchnames]}
 
 
 if __name__ == "__main__":
