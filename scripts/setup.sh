@@ -12,7 +12,11 @@ APT_PACKAGES=(
   protobuf-compiler libprotobuf-dev libonnx-dev libonnx-testdata
   dataset-fashion-mnist libgtest-dev zlib1g-dev
   clang-14 g++-aarch64-linux-gnu qemu-user valgrind
+  pocl-opencl-icd ocl-icd-libopencl1
 )
+# OpenCL models run in the tests on the CPU through PoCL. ptxas (the CUDA
+# toolkit, /usr/local/cuda) assembles CUDA models' PTX in the tests when it
+# is there; CUDA models run only on a GPU machine (scripts/gpu_check.sh).
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
