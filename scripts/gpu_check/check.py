@@ -156,7 +156,7 @@ def main():
         root = os.path.join(args.bundle, section)
         if os.path.isdir(root):
             ok &= fn(args, root)
-    print("GPU CHECK:", "PASS" if ok else "FAIL")
+    print("gpu_check:", "PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
 
 
