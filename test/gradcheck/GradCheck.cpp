@@ -94,9 +94,8 @@ Tensor CaseBuilder::labels(std::vector<int64_t> dims, int64_t n) {
   return t;
 }
 
-Expected<Result> check(CaseBuilder &b, const Options &opts) {
+Expected<Value *> buildLoss(CaseBuilder &b) {
   CNNC_RETURN_IF_ERROR(b.status());
-  Graph &g = b.graph();
   if (b.lossTerms().empty() || b.wrt().empty())
     return Status::error("gradcheck: a case needs a loss term and an input");
 
@@ -113,6 +112,12 @@ Expected<Result> check(CaseBuilder &b, const Options &opts) {
     loss = loss ? b.node("add", {loss, term}) : term;
   }
   CNNC_RETURN_IF_ERROR(b.status());
+  return loss;
+}
+
+Expected<Result> check(CaseBuilder &b, const Options &opts) {
+  CNNC_ASSIGN_OR_RETURN(Value * loss, buildLoss(b));
+  Graph &g = b.graph();
 
   size_t before = g.numNodes();
   CNNC_ASSIGN_OR_RETURN(auto grads, buildGradients(g, loss, b.wrt()));

@@ -95,6 +95,10 @@ struct Result {
   size_t backwardNodes = 0; ///< nodes autodiff added
 };
 
+/// Adds to \p b's graph the scalar loss the check differentiates: the sum
+/// over its loss terms y of reduce_sum(y * R_y), R_y seeded random.
+Expected<Value *> buildLoss(CaseBuilder &b);
+
 /// Builds the loss and the backward graph of \p b's graph and compares
 /// analytic and numerical gradients. Fails on a graph that cannot be built
 /// or run (an op with no gradient rule, ...).

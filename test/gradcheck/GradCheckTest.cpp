@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "GradCheck.h"
 
+#include "codegen/HalideLowering.h"
 #include "ir/OpDef.h"
 #include "passes/Autodiff.h"
 
@@ -390,6 +391,61 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Case> &info) {
       return info.param.op + "_" + info.param.name;
     });
+
+/// Whether a lowered pipeline launches a CUDA kernel (lowering replaces the
+/// GPU loops by halide_cuda_run calls): code that runs on the device.
+struct GpuLoopFinder : Halide::Internal::IRVisitor {
+  using Halide::Internal::IRVisitor::visit;
+  bool found = false;
+  void visit(const Halide::Internal::Call *op) override {
+    found |= op->name == "halide_cuda_run";
+    Halide::Internal::IRVisitor::visit(op);
+  }
+};
+
+/// Every node of every case, forward and backward (the gradient ops, the
+/// loss), lowers with the GPU schedule for CUDA: codegen's scheduleGpu
+/// accepts every op's Funcs (a reduction, a scatter, a scalar), and Halide
+/// lowers the pipeline for the device. The whole-model and training tests
+/// (test/gpu) run a subset of these on OpenCL; this covers the rest.
+TEST(GradCheckGpu, EveryNodeLowersForCuda) {
+  Halide::Target cuda("x86-64-linux-cuda-cuda_capability_80-no_runtime-user_context");
+  std::set<std::string> lowered, ops;
+  int cases = 0;
+  for (const Case &c : allCases()) {
+    CaseBuilder b(1);
+    c.build(b);
+    auto loss = buildLoss(b);
+    ASSERT_TRUE(loss.ok()) << c.op << " " << c.name << ": " << loss.status().message();
+    ASSERT_TRUE(buildGradients(b.graph(), *loss, b.wrt()).ok()) << c.op << " " << c.name;
+    for (const Node *n : b.graph().nodes()) {
+      if (!n->def().lowerFn())
+        continue;
+      std::string key = n->op() + n->result()->type().str();
+      for (const Value *v : n->operands())
+        key += "," + v->type().str();
+      for (const auto &[k, v] : n->attrs())
+        key += ";" + k + "=" + v.str();
+      if (!lowered.insert(key).second)
+        continue;
+      ops.insert(n->op());
+      auto m = lowerNodeToModule(*n, "k", cuda);
+      EXPECT_TRUE(m.ok()) << c.op << "/" << c.name << ": node " << n->op()
+                          << ": " << m.status().message();
+      if (!m.ok())
+        continue;
+      GpuLoopFinder gpu;
+      for (const Halide::Internal::LoweredFunc &f : m->functions())
+        f.body.accept(&gpu);
+      EXPECT_TRUE(gpu.found) << c.op << "/" << c.name << ": node " << n->op()
+                             << " launches no kernel: it would run on the host";
+    }
+    ++cases;
+  }
+  std::printf("%zu distinct kernels of %zu ops from %d cases lowered for CUDA\n",
+              lowered.size(), ops.size(), cases);
+  EXPECT_GT(lowered.size(), 100u);
+}
 
 } // namespace
 
