@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""prepare.py --out DIR --target TARGET [--cnnc PATH]
+"""prepare.py --out DIR --target TARGET [--cnnc PATH] [--onnx FILE...] [--only-onnx]
 
 Builds the models and training parts of a GPU check bundle (check.py): the
 whole-model tests' networks (test/models/Inputs/make_models.py) compiled
 for TARGET (gpu.so) and for the host CPU (cpu.so), with a seeded random
 input and ONNX Runtime's output on it; and LeNet-5 and the ConvNetJS
 CIFAR-10 net compiled with --train (momentum, batch 64) for both, with a
-seeded random batch. Needs cnnc, numpy, onnx and onnxruntime here; the
-machine that runs check.py needs only numpy.
+seeded random batch. --onnx adds more ONNX models (e.g. bench/
+export_models.py's, batch 1) to the models; --only-onnx leaves out the
+built-in ones and the training. Needs cnnc, numpy, onnx and onnxruntime
+here; the machine that runs check.py needs only numpy.
 """
 import argparse
 import os
@@ -39,10 +41,15 @@ def main():
     ap.add_argument("--cnnc", default=os.path.join(ROOT, "build", "bin", "cnnc"))
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--onnx", nargs="*", default=[])
+    ap.add_argument("--only-onnx", action="store_true")
     args = ap.parse_args()
     rng = np.random.default_rng(2026)
 
-    for name, build in sorted(make_models.MODELS.items()):
+    models = [] if args.only_onnx else sorted(make_models.MODELS.items())
+    models += [(os.path.splitext(os.path.basename(f))[0], lambda f=f: onnx.load(f))
+               for f in args.onnx]
+    for name, build in models:
         d = os.path.join(args.out, "models", name)
         os.makedirs(d, exist_ok=True)
         model = build()
@@ -54,12 +61,18 @@ def main():
         sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         y = sess.run(None, {model.graph.input[0].name: x})[0]
         y.astype("<f4").tofile(os.path.join(d, "ort.bin"))
-        run([args.cnnc, path, f"--target={args.target}", "-o", os.path.join(d, "gpu.so")])
-        run([args.cnnc, path, "-o", os.path.join(d, "cpu.so")])
+        # The weights once, outside both libraries (a bundle must stay small):
+        # each finds NAME.weights next to itself, cpu.weights links to gpu's.
+        ext = ["--weights=external"] if os.path.getsize(path) > (1 << 20) else []
+        run([args.cnnc, path, f"--target={args.target}", *ext, "-o", os.path.join(d, "gpu.so")])
+        run([args.cnnc, path, *ext, "-o", os.path.join(d, "cpu.so")])
+        if ext:
+            os.remove(os.path.join(d, "cpu.weights"))
+            os.symlink("gpu.weights", os.path.join(d, "cpu.weights"))
         os.remove(path)
         print(f"prepare: model {name}")
 
-    for name, chw in TRAIN.items():
+    for name, chw in ([] if args.only_onnx else TRAIN.items()):
         d = os.path.join(args.out, "train", name)
         os.makedirs(d, exist_ok=True)
         src = os.path.join(ROOT, "examples", name + ".cnn")
