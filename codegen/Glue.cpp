@@ -30,7 +30,7 @@
 
 namespace cnnc {
 
-static constexpr uint32_t kAbiVersion = 3; // CNNC_ABI_VERSION
+static constexpr uint32_t kAbiVersion = 4; // CNNC_ABI_VERSION
 static constexpr int kMaxRank = 8;         // CNNC_MAX_RANK
 
 std::vector<std::string> exportedSymbols(const ModelPlan &plan,

@@ -83,6 +83,18 @@ static cnnc_status api_run_function(cnnc_ctx *ctx, const char *name,
                                    num_outputs);
 }
 
+static cnnc_status api_run_function_device(cnnc_ctx *ctx, const char *name,
+                                           const cnnc_tensor *inputs,
+                                           size_t num_inputs,
+                                           cnnc_tensor *outputs,
+                                           size_t num_outputs) {
+  int32_t fn = -1;
+  cnnc_status st = find_function(ctx, "run_function_device", name, &fn);
+  return st ? st
+            : cnnc_rt_run_function_device(ctx, fn, inputs, num_inputs, outputs,
+                                          num_outputs);
+}
+
 static void build_api(void) {
   const cnnc_rt_model *m = &cnnc_rt_this_model;
   cnnc_tensor_desc *in = make_descs(m, m->num_inputs, m->input_tensors, 0);
@@ -137,6 +149,11 @@ static void build_api(void) {
   a->train_steps_done = cnnc_rt_train_steps_done;
   a->learning_rate = cnnc_rt_learning_rate;
   a->device = m->device ? m->device : "";
+  a->device_alloc = cnnc_rt_device_alloc;
+  a->device_free = cnnc_rt_device_free;
+  a->device_upload = cnnc_rt_device_upload;
+  a->device_download = cnnc_rt_device_download;
+  a->run_function_device = api_run_function_device;
   api_ptr = a;
 }
 

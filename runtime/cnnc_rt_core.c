@@ -311,6 +311,8 @@ void cnnc_rt_destroy(cnnc_ctx *ctx) {
   free(ctx->argv);
   free(ctx->step_seconds);
   free(ctx->scratch);
+  free(ctx->saved_device);
+  free(ctx->saved_interface);
   free(ctx);
 }
 
@@ -370,6 +372,8 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
       scratch = b > scratch ? b : scratch;
     }
   ctx->scratch = calloc(scratch > 0 ? (size_t)scratch : 1, 1);
+  ctx->saved_device = calloc(nt ? nt : 1, sizeof *ctx->saved_device);
+  ctx->saved_interface = calloc(nt ? nt : 1, sizeof *ctx->saved_interface);
   if (arena) {
     ctx->arena = arena;
   } else if (need > 0) {
@@ -378,7 +382,7 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
     ctx->arena = ctx->owned;
   }
   if (!ctx->bufs || !ctx->dims || !ctx->argv || !ctx->step_seconds ||
-      !ctx->scratch ||
+      !ctx->scratch || !ctx->saved_device || !ctx->saved_interface ||
       (!arena && need > 0 && !ctx->owned)) {
     cnnc_rt_destroy(ctx);
     return cnnc_rt_fail(NULL, CNNC_ERR_OUT_OF_MEMORY,
@@ -480,8 +484,9 @@ static cnnc_status check_tensor(cnnc_ctx *ctx, const char *kind,
 }
 
 /* Runs the steps of function fn; the INPUT/OUTPUT buffers' hosts are
- * already bound. */
-static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn) {
+ * already bound (`bound`: the caller's device memory instead, and the
+ * outputs stay there). */
+static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn, int bound) {
   const cnnc_rt_model *m = ctx->m;
   const cnnc_rt_function *f = &m->functions[fn];
   int device = cnnc_rt_on_device(ctx);
@@ -490,9 +495,9 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn) {
     if (st != CNNC_OK)
       return st;
     /* New host data in the inputs; the outputs' old contents are dead. */
-    for (int32_t i = 0; i < f->num_inputs; ++i)
+    for (int32_t i = 0; i < f->num_inputs && !bound; ++i)
       ctx->bufs[f->input_tensors[i]].flags = halide_buffer_flag_host_dirty;
-    for (int32_t i = 0; i < f->num_outputs; ++i)
+    for (int32_t i = 0; i < f->num_outputs && !bound; ++i)
       ctx->bufs[f->output_tensors[i]].flags = 0;
   }
   /* Halide returns the count in force, 0 if its pool has not started yet;
@@ -545,8 +550,10 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn) {
       break;
     }
   }
-  /* The outputs back on the host. */
-  for (int32_t i = 0; device && st == CNNC_OK && i < f->num_outputs; ++i)
+  /* The outputs back on the host (unless they are the caller's device
+   * memory). */
+  for (int32_t i = 0; device && !bound && st == CNNC_OK && i < f->num_outputs;
+       ++i)
     st = cnnc_rt_device_to_host(ctx, f->output_tensors[i]);
   if (old_threads >= 0)
     halide_set_num_threads(old_threads);
@@ -562,9 +569,10 @@ int32_t cnnc_rt_find_function(const cnnc_rt_model *m, const char *name) {
   return -1;
 }
 
-cnnc_status cnnc_rt_run_function(cnnc_ctx *ctx, int32_t fn,
-                                 const cnnc_tensor *inputs, size_t num_inputs,
-                                 cnnc_tensor *outputs, size_t num_outputs) {
+static cnnc_status run_function(cnnc_ctx *ctx, int32_t fn,
+                                const cnnc_tensor *inputs, size_t num_inputs,
+                                cnnc_tensor *outputs, size_t num_outputs,
+                                int device_mem) {
   if (!ctx)
     return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT, "run: ctx is null");
   const cnnc_rt_model *m = ctx->m;
@@ -595,11 +603,55 @@ cnnc_status cnnc_rt_run_function(cnnc_ctx *ctx, int32_t fn,
     if ((st = check_tensor(ctx, "output", &m->tensors[f->output_tensors[i]],
                            &outputs[i])))
       return st;
-  for (size_t i = 0; i < num_inputs; ++i)
-    ctx->bufs[f->input_tensors[i]].host = inputs[i].data;
-  for (size_t i = 0; i < num_outputs; ++i)
-    ctx->bufs[f->output_tensors[i]].host = outputs[i].data;
-  return run_steps(ctx, fn);
+  if (!device_mem) {
+    for (size_t i = 0; i < num_inputs; ++i)
+      ctx->bufs[f->input_tensors[i]].host = inputs[i].data;
+    for (size_t i = 0; i < num_outputs; ++i)
+      ctx->bufs[f->output_tensors[i]].host = outputs[i].data;
+    return run_steps(ctx, fn, 0);
+  }
+  /* Device memory: bind each tensor to it for this run, then unbind. */
+  size_t n = num_inputs + num_outputs, bound = 0;
+  for (; bound < n; ++bound) {
+    int in = bound < num_inputs;
+    int32_t t = in ? f->input_tensors[bound]
+                   : f->output_tensors[bound - num_inputs];
+    void *mem = in ? inputs[bound].data : outputs[bound - num_inputs].data;
+    if ((st = cnnc_rt_device_bind(ctx, t, mem, in ? "input" : "output")))
+      break;
+  }
+  if (bound == n)
+    st = run_steps(ctx, fn, 1);
+  for (size_t i = 0; i < bound; ++i)
+    cnnc_rt_device_unbind(ctx, i < num_inputs
+                                   ? f->input_tensors[i]
+                                   : f->output_tensors[i - num_inputs]);
+  return st;
+}
+
+cnnc_status cnnc_rt_run_function(cnnc_ctx *ctx, int32_t fn,
+                                 const cnnc_tensor *inputs, size_t num_inputs,
+                                 cnnc_tensor *outputs, size_t num_outputs) {
+  return run_function(ctx, fn, inputs, num_inputs, outputs, num_outputs, 0);
+}
+
+cnnc_status cnnc_rt_run_function_device(cnnc_ctx *ctx, int32_t fn,
+                                        const cnnc_tensor *inputs,
+                                        size_t num_inputs, cnnc_tensor *outputs,
+                                        size_t num_outputs) {
+  if (!ctx)
+    return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
+                        "run_function_device: ctx is null");
+  if (!cnnc_rt_on_device(ctx))
+    return cnnc_rt_fail(ctx, CNNC_ERR_UNSUPPORTED,
+                        "run_function_device: model '%s' runs on the CPU "
+                        "(target '%s'); device memory needs a model compiled "
+                        "for a GPU",
+                        ctx->m->name, ctx->m->target);
+  cnnc_status st = cnnc_rt_device_start(ctx);
+  return st ? st
+            : run_function(ctx, fn, inputs, num_inputs, outputs, num_outputs,
+                           1);
 }
 
 
@@ -638,7 +690,7 @@ cnnc_status cnnc_rt_infer_ptrs(cnnc_ctx *ctx, void *const *ptrs) {
                                    : m->output_tensors[i - m->num_inputs];
     ctx->bufs[ti].host = ptrs[i];
   }
-  return run_steps(ctx, 0);
+  return run_steps(ctx, 0, 0);
 }
 
 /*===--------------------------------------------------------------------===*

@@ -20,6 +20,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Weak: present when the model's Halide runtime has a device API. */
@@ -28,6 +29,12 @@ extern int halide_copy_to_host(void *uc, struct halide_buffer_t *b)
 extern int halide_device_free(void *uc, struct halide_buffer_t *b)
     __attribute__((weak));
 extern int halide_reuse_device_allocations(void *uc, bool reuse)
+    __attribute__((weak));
+extern int halide_device_malloc(void *uc, struct halide_buffer_t *b,
+                                const struct halide_device_interface_t *i)
+    __attribute__((weak));
+extern int halide_copy_to_device(void *uc, struct halide_buffer_t *b,
+                                 const struct halide_device_interface_t *i)
     __attribute__((weak));
 extern const struct halide_device_interface_t *halide_cuda_device_interface(void)
     __attribute__((weak));
@@ -124,9 +131,160 @@ cnnc_status cnnc_rt_device_copy(cnnc_ctx *ctx, int32_t dst, int32_t src) {
 }
 
 void cnnc_rt_device_release(cnnc_ctx *ctx) {
+  while (ctx->allocs)
+    cnnc_rt_device_free(ctx, (void *)(uintptr_t)ctx->allocs->buf.device);
   if (!ctx->bufs || !halide_device_free)
     return;
   for (int32_t t = 0; t < ctx->m->num_tensors; ++t)
     if (ctx->bufs[t].device)
       halide_device_free(ctx, &ctx->bufs[t]);
+}
+
+/*===--------------------------------------------------------------------===*
+ * Device memory for the caller (device_alloc ... run_function_device)
+ *===--------------------------------------------------------------------===*/
+
+static cnnc_status need_device(cnnc_ctx *ctx, const char *what) {
+  if (!ctx)
+    return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT, "%s: ctx is null", what);
+  if (!cnnc_rt_on_device(ctx))
+    return cnnc_rt_fail(ctx, CNNC_ERR_UNSUPPORTED,
+                        "%s: model '%s' runs on the CPU (target '%s'); device "
+                        "memory needs a model compiled for a GPU",
+                        what, ctx->m->name, ctx->m->target);
+  return cnnc_rt_device_start(ctx);
+}
+
+/* The allocation whose native handle is `mem`, or null. */
+static cnnc_rt_alloc *find_alloc(cnnc_ctx *ctx, const void *mem) {
+  for (cnnc_rt_alloc *a = ctx->allocs; a; a = a->next)
+    if (mem && a->buf.device == (uint64_t)(uintptr_t)mem)
+      return a;
+  return NULL;
+}
+
+cnnc_status cnnc_rt_device_alloc(cnnc_ctx *ctx, size_t bytes, void **mem) {
+  cnnc_status st = need_device(ctx, "device_alloc");
+  if (st != CNNC_OK)
+    return st;
+  if (!mem || bytes == 0 || bytes > 0x7fffffff)
+    return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
+                        "device_alloc: %s", !mem ? "mem is null"
+                                                 : "size must be 1 to 2^31-1 bytes");
+  *mem = NULL;
+  cnnc_rt_alloc *a = calloc(1, sizeof *a);
+  if (!a)
+    return cnnc_rt_fail(ctx, CNNC_ERR_OUT_OF_MEMORY, "device_alloc: out of memory");
+  a->dim.extent = (int32_t)bytes;
+  a->dim.stride = 1;
+  a->buf.type.code = halide_type_uint;
+  a->buf.type.bits = 8;
+  a->buf.type.lanes = 1;
+  a->buf.dimensions = 1;
+  a->buf.dim = &a->dim;
+  a->bytes = bytes;
+  int rc = halide_device_malloc ? halide_device_malloc(ctx, &a->buf, interface_of(ctx))
+                                : -1;
+  if (rc != 0 || !a->buf.device) {
+    free(a);
+    return cnnc_rt_fail(ctx, CNNC_ERR_OUT_OF_MEMORY,
+                        "device_alloc: %zu bytes on the device failed (Halide "
+                        "error %d): %s",
+                        bytes, rc, ctx->kernel_msg);
+  }
+  a->next = ctx->allocs;
+  ctx->allocs = a;
+  *mem = (void *)(uintptr_t)a->buf.device;
+  return CNNC_OK;
+}
+
+cnnc_status cnnc_rt_device_free(cnnc_ctx *ctx, void *mem) {
+  cnnc_status st = need_device(ctx, "device_free");
+  if (st != CNNC_OK)
+    return st;
+  for (cnnc_rt_alloc **p = &ctx->allocs; *p; p = &(*p)->next)
+    if ((*p)->buf.device == (uint64_t)(uintptr_t)mem) {
+      cnnc_rt_alloc *a = *p;
+      *p = a->next;
+      halide_device_free(ctx, &a->buf);
+      free(a);
+      return CNNC_OK;
+    }
+  return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
+                      "device_free: %p is not memory from this ctx's "
+                      "device_alloc",
+                      mem);
+}
+
+/* Host <-> device copies of a whole allocation. */
+static cnnc_status transfer(cnnc_ctx *ctx, const char *what, void *mem,
+                            void *host, size_t bytes, int to_device) {
+  cnnc_status st = need_device(ctx, what);
+  if (st != CNNC_OK)
+    return st;
+  cnnc_rt_alloc *a = find_alloc(ctx, mem);
+  if (!a)
+    return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
+                        "%s: %p is not memory from this ctx's device_alloc",
+                        what, mem);
+  if (!host || bytes != a->bytes)
+    return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
+                        "%s: %s (the allocation has %zu bytes, got %zu)", what,
+                        !host ? "the host pointer is null" : "sizes differ",
+                        a->bytes, bytes);
+  a->buf.host = host;
+  a->buf.flags = to_device ? halide_buffer_flag_host_dirty
+                           : halide_buffer_flag_device_dirty;
+  int rc = to_device ? halide_copy_to_device(ctx, &a->buf, interface_of(ctx))
+                     : halide_copy_to_host(ctx, &a->buf);
+  a->buf.host = NULL;
+  a->buf.flags = 0;
+  if (rc != 0)
+    return cnnc_rt_fail(ctx, CNNC_ERR_KERNEL, "%s failed (Halide error %d): %s",
+                        what, rc, ctx->kernel_msg);
+  return CNNC_OK;
+}
+
+cnnc_status cnnc_rt_device_upload(cnnc_ctx *ctx, void *mem, const void *host,
+                                  size_t bytes) {
+  return transfer(ctx, "device_upload", mem, (void *)(uintptr_t)host, bytes, 1);
+}
+
+cnnc_status cnnc_rt_device_download(cnnc_ctx *ctx, void *host, void *mem,
+                                    size_t bytes) {
+  return transfer(ctx, "device_download", mem, host, bytes, 0);
+}
+
+cnnc_status cnnc_rt_device_bind(cnnc_ctx *ctx, int32_t t, void *mem,
+                                const char *what) {
+  const cnnc_rt_tensor *ten = &ctx->m->tensors[t];
+  cnnc_rt_alloc *a = find_alloc(ctx, mem);
+  if (!a)
+    return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
+                        "%s '%s': %p is not memory from this ctx's "
+                        "device_alloc",
+                        what, ten->name, mem);
+  if (a->bytes < (size_t)ten->bytes)
+    return cnnc_rt_fail(ctx, CNNC_ERR_BAD_ARGUMENT,
+                        "%s '%s': the device memory has %zu bytes, the tensor "
+                        "needs %lld",
+                        what, ten->name, a->bytes, (long long)ten->bytes);
+  halide_buffer_t *b = &ctx->bufs[t];
+  /* The tensor's own allocation waits aside while it is bound; the tensor
+   * shares the allocation's device handle (Halide's, which for OpenCL is
+   * not the cl_mem itself) and its current contents. */
+  ctx->saved_device[t] = b->device;
+  ctx->saved_interface[t] = b->device_interface;
+  b->device = a->buf.device;
+  b->device_interface = a->buf.device_interface;
+  b->host = NULL;
+  b->flags = 0;
+  return CNNC_OK;
+}
+
+void cnnc_rt_device_unbind(cnnc_ctx *ctx, int32_t t) {
+  halide_buffer_t *b = &ctx->bufs[t];
+  b->device = ctx->saved_device[t];
+  b->device_interface = ctx->saved_interface[t];
+  b->flags = 0;
 }

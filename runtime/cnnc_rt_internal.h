@@ -17,6 +17,14 @@
 /* "cnnc" in ASCII: halide_error checks it before it trusts a user context. */
 #define CNNC_CTX_MAGIC 0x636e6e63u
 
+/* Device memory a caller got from device_alloc (a list per ctx). */
+typedef struct cnnc_rt_alloc {
+  halide_buffer_t buf; /* 1-D bytes; buf.device is the native handle */
+  halide_dimension_t dim;
+  size_t bytes;
+  struct cnnc_rt_alloc *next;
+} cnnc_rt_alloc;
+
 struct cnnc_ctx {
   uint32_t magic;
   /* Points to this ctx: a Halide argv entry point takes a pointer to each
@@ -40,6 +48,11 @@ struct cnnc_ctx {
   uint8_t *scratch;
   int num_threads;       /* 0: leave Halide's thread count as it is */
   int device_ready;      /* GPU models: the driver is loaded */
+  cnnc_rt_alloc *allocs; /* device_alloc's allocations */
+  /* While run_function_device binds a tensor to caller memory: the
+   * tensor's own device allocation (num_tensors each). */
+  uint64_t *saved_device;
+  const struct halide_device_interface_t **saved_interface;
   /* Written by halide_error, possibly from Halide's worker threads. */
   pthread_mutex_t kernel_mu;
   int kernel_msg_set;
@@ -90,5 +103,16 @@ cnnc_status cnnc_rt_device_params_to_host(cnnc_ctx *ctx);
 cnnc_status cnnc_rt_device_copy(cnnc_ctx *ctx, int32_t dst, int32_t src);
 /* Frees every device allocation of ctx (at destroy). */
 void cnnc_rt_device_release(cnnc_ctx *ctx);
+/* The caller's device memory (cnnc_model_api: device_alloc ...). */
+cnnc_status cnnc_rt_device_alloc(cnnc_ctx *ctx, size_t bytes, void **mem);
+cnnc_status cnnc_rt_device_free(cnnc_ctx *ctx, void *mem);
+cnnc_status cnnc_rt_device_upload(cnnc_ctx *ctx, void *mem, const void *host,
+                                  size_t bytes);
+cnnc_status cnnc_rt_device_download(cnnc_ctx *ctx, void *host, void *mem,
+                                    size_t bytes);
+/* Binds tensor t to device_alloc memory `mem` for one run, and back. */
+cnnc_status cnnc_rt_device_bind(cnnc_ctx *ctx, int32_t t, void *mem,
+                                const char *what);
+void cnnc_rt_device_unbind(cnnc_ctx *ctx, int32_t t);
 
 #endif /* CNNC_RT_INTERNAL_H */

@@ -138,6 +138,12 @@ cnnc_status cnnc_rt_run(cnnc_ctx *ctx, const cnnc_tensor *inputs,
 cnnc_status cnnc_rt_run_function(cnnc_ctx *ctx, int32_t fn,
                                  const cnnc_tensor *inputs, size_t num_inputs,
                                  cnnc_tensor *outputs, size_t num_outputs);
+/* The same with the caller's device memory (device_alloc) as inputs and
+ * outputs; GPU models only. */
+cnnc_status cnnc_rt_run_function_device(cnnc_ctx *ctx, int32_t fn,
+                                        const cnnc_tensor *inputs,
+                                        size_t num_inputs, cnnc_tensor *outputs,
+                                        size_t num_outputs);
 /* The function named `name`, or -1. */
 int32_t cnnc_rt_find_function(const cnnc_rt_model *m, const char *name);
 /* Training (cnnc_rt_train.c); see cnnc_model_api. */

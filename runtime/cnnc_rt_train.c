@@ -182,7 +182,7 @@ static cnnc_status run_loss_function(cnnc_ctx *ctx, const char *op,
                                      const cnnc_tensor *x,
                                      const cnnc_tensor *labels, double *loss,
                                      cnnc_tensor *scores) {
-  int32_t fn;
+  int32_t fn = -1;
   cnnc_status st = need_function(ctx, op, name, &fn);
   if (st != CNNC_OK)
     return st;
@@ -244,7 +244,7 @@ cnnc_status cnnc_rt_forward_backward(cnnc_ctx *ctx, const cnnc_tensor *x,
 }
 
 cnnc_status cnnc_rt_apply_gradients(cnnc_ctx *ctx) {
-  int32_t fn;
+  int32_t fn = -1;
   cnnc_status st = need_function(ctx, "apply_gradients", "apply_gradients", &fn);
   if (st != CNNC_OK)
     return st;

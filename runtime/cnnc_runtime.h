@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define CNNC_ABI_VERSION 3
+#define CNNC_ABI_VERSION 4
 #define CNNC_MAX_RANK 8
 
 typedef enum cnnc_status {
@@ -204,6 +204,26 @@ typedef struct cnnc_model_api {
    * copy inputs in and outputs back. The driver is loaded at the first
    * run; without one, runs fail saying so. */
   const char *device;
+  /* Device memory, for data that should not cross to the host at each run
+   * (a data set uploaded once, outputs another step reads on the device).
+   * device_alloc returns a handle to memory in the model's own device
+   * context (Halide's device handle: for CUDA the CUdeviceptr itself, for
+   * OpenCL an opaque pointer); upload and download copy a whole
+   * allocation; destroy frees what is left.
+   * run_function_device is run_function with such memory as each tensor's
+   * `data` (dtype and dims as usual, at least the tensor's bytes): nothing
+   * is copied, and the outputs stay on the device. All of them fail with
+   * CNNC_ERR_UNSUPPORTED on a CPU model. */
+  cnnc_status (*device_alloc)(cnnc_ctx *ctx, size_t bytes, void **mem);
+  cnnc_status (*device_free)(cnnc_ctx *ctx, void *mem);
+  cnnc_status (*device_upload)(cnnc_ctx *ctx, void *mem, const void *host,
+                               size_t bytes);
+  cnnc_status (*device_download)(cnnc_ctx *ctx, void *host, void *mem,
+                                 size_t bytes);
+  cnnc_status (*run_function_device)(cnnc_ctx *ctx, const char *name,
+                                     const cnnc_tensor *inputs,
+                                     size_t num_inputs, cnnc_tensor *outputs,
+                                     size_t num_outputs);
 } cnnc_model_api;
 
 /* Exported by shared-library models: the model's API. The symbol is named

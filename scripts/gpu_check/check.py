@@ -101,10 +101,17 @@ def models(args, root):
         g = np.fromfile(os.path.join(d, "gpu_out.bin"), "<f4")
         c = np.fromfile(os.path.join(d, "cpu_out.bin"), "<f4")
         e1, e2 = rel_err(g, want), rel_err(g, c)
-        good = e1 <= 1e-4 and e2 <= 1e-4
+        # The same through the model's device memory (run_function_device).
+        rc3, dout = harness(args, "device", os.path.join(d, "gpu.so"), x, "--",
+                            os.path.join(d, "dev_out.bin"))
+        e3 = rel_err(np.fromfile(os.path.join(d, "dev_out.bin"), "<f4"), g) if not rc3 \
+            else float("inf")
+        good = e1 <= 1e-4 and e2 <= 1e-4 and e3 <= 1e-6
         ok &= good
-        print(f"model {name}: gpu vs onnxruntime {e1:.2e}, gpu vs cpu {e2:.2e} -> "
-              f"{'ok' if good else 'MISMATCH'}")
+        print(f"model {name}: gpu vs onnxruntime {e1:.2e}, gpu vs cpu {e2:.2e}, "
+              f"device memory vs host memory {e3:.2e} -> {'ok' if good else 'MISMATCH'}")
+        if rc3:
+            print(f"  FAIL {name} (device memory): {dout}")
         if not args.no_bench:
             print(f"  gpu: {timing(gout)}")
             print(f"  cpu ({args.threads} threads): {timing(cout)}")

@@ -8,6 +8,10 @@
  *       binds raw input files (in the model's input order), runs inference,
  *       writes raw outputs; with --repeat, also runs N more times and
  *       prints "first run X ms; median Y ms (min, max) over N".
+ *   harness device LIB IN... -- OUT...
+ *       the same through the model's device memory: device_alloc for every
+ *       input and output, device_upload, run_function_device (inference),
+ *       device_download (GPU models).
  *   harness train LIB X LABELS STEPS PARAMS_OUT [--lr R]
  *       STEPS train_steps on one batch; prints each loss; writes every
  *       trainable parameter, in model order, raw, to PARAMS_OUT; prints
@@ -154,6 +158,44 @@ static int run(int argc, char **argv) {
   return 0;
 }
 
+static int device(int argc, char **argv) {
+  const cnnc_model_api *api = load(argv[2]);
+  size_t ni = api->num_inputs, no = api->num_outputs;
+  if (argc != (int)(3 + ni + 1 + no) || strcmp(argv[3 + ni], "--") != 0) {
+    fprintf(stderr, "harness: model '%s' takes %zu inputs and %zu outputs\n",
+            api->name, ni, no);
+    return 1;
+  }
+  cnnc_ctx *ctx = NULL;
+  CHECK(api, NULL, api->create(&ctx));
+  cnnc_tensor *in = calloc(ni + 1, sizeof *in), *out = calloc(no + 1, sizeof *out);
+  for (size_t k = 0; k < ni + no; ++k) {
+    const cnnc_tensor_desc *d = k < ni ? &api->inputs[k] : &api->outputs[k - ni];
+    void *mem = NULL;
+    CHECK(api, ctx, api->device_alloc(ctx, desc_bytes(d), &mem));
+    if (k < ni) {
+      void *host = read_file(argv[3 + k], desc_bytes(d));
+      CHECK(api, ctx, api->device_upload(ctx, mem, host, desc_bytes(d)));
+      free(host);
+      in[k] = tensor_of(d, mem);
+    } else {
+      out[k - ni] = tensor_of(d, mem);
+    }
+  }
+  CHECK(api, ctx, api->run_function_device(ctx, api->function_names[0], in, ni, out, no));
+  for (size_t k = 0; k < no; ++k) {
+    size_t b = desc_bytes(&api->outputs[k]);
+    void *host = malloc(b + 1);
+    CHECK(api, ctx, api->device_download(ctx, host, out[k].data, b));
+    write_file(argv[4 + ni + k], host, b);
+    free(host);
+  }
+  CHECK(api, ctx, api->device_free(ctx, in[0].data));
+  printf("device memory: %zu inputs uploaded, %zu outputs downloaded\n", ni, no);
+  api->destroy(ctx); /* frees the rest */
+  return 0;
+}
+
 static int train(int argc, char **argv) {
   if (argc < 7) {
     fprintf(stderr, "usage: harness train LIB X LABELS STEPS PARAMS_OUT [--lr R]\n");
@@ -217,7 +259,10 @@ int main(int argc, char **argv) {
     return run(argc, argv);
   if (argc >= 3 && strcmp(argv[1], "train") == 0)
     return train(argc, argv);
+  if (argc >= 3 && strcmp(argv[1], "device") == 0)
+    return device(argc, argv);
   fprintf(stderr, "usage: harness run LIB [--repeat N] [--threads T] IN... -- OUT...\n"
+                  "       harness device LIB IN... -- OUT...\n"
                   "       harness train LIB X LABELS STEPS PARAMS_OUT [--lr R]\n");
   return 2;
 }
