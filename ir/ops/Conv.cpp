@@ -154,13 +154,38 @@ static Status lowerConv(LowerCtx &c) {
   }
   Halide::Expr zero = Halide::Internal::make_zero(t);
   Halide::Expr xv;
-  if (guard) {
+  int64_t stride = geo->strides[spatial - 1];
+  if (!c.gpu() && stride > 1) {
+    // A strided conv on a CPU reads x deinterleaved: xs(..., phase, j) =
+    // x(..., j * stride + phase), zero outside x, so that the tap at
+    // column o * stride + k (k = kx * dilation - pad_begin) is a dense
+    // vector xs(..., k mod stride, o + floor(k / stride)).
+    std::vector<Halide::Var> xv_;
+    for (int64_t i = 0; i + 1 < x.rank(); ++i)
+      xv_.emplace_back(name + "_x" + std::to_string(i));
+    Halide::Var phase(name + "_xphase"), j(name + "_xj");
+    Index src(xv_.begin(), xv_.end());
+    src.push_back(j * int(stride) + phase);
+    xv_.push_back(phase);
+    xv_.push_back(j);
+    Halide::Func xs = c.func(name + "_x_deinterleaved");
+    LowerCtx::set(xs, xv_, c.inOr(0, src, zero));
+    xs.compute_root().vectorize(j, lanes);
+    Index xsi(xi.begin(), xi.end() - 1);
+    Halide::Expr k = r[int(spatial)] * int(geo->dilations[spatial - 1]) -
+                     int(geo->padBegin[spatial - 1]);
+    xsi.push_back(k % int(stride));
+    xsi.push_back(at.back() + k / int(stride));
+    xv = callAt(xs, xsi);
+  } else if (guard) {
     std::vector<Halide::Var> xv_;
     for (int64_t i = 0; i < x.rank(); ++i)
       xv_.emplace_back(name + "_x" + std::to_string(i));
     Halide::Func xp = c.func(name + "_x_padded");
     LowerCtx::set(xp, xv_, c.inOr(0, Index(xv_.begin(), xv_.end()), zero));
     xp.compute_root();
+    if (!c.gpu())
+      xp.vectorize(xv_.back(), lanes);
     xv = callAt(xp, xi);
   } else {
     xv = c.in(0, xi);
