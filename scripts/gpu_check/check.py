@@ -13,8 +13,13 @@ an OpenCL bundle, PoCL) and prints one summary line per section:
                         cpu.so run here, to 1e-4 relative; with timing
   train/<name>/         training: gpu.so, cpu.so (--train), x.bin,
                         labels.bin, steps.txt: the same train_steps on the
-                        GPU and the CPU end with the same parameters (1e-4
-                        relative to max(1, |p|)); with step times
+                        GPU and the CPU: the first loss to 1e-5, the last to
+                        1e-2 and the parameters to 1e-2 (relative to
+                        max(1, |p|)); with step times. Not closer: the GPU
+                        and the CPU sum in different orders, and a ReLU
+                        input or a pooling tie within rounding of 0 takes
+                        the other branch, which then grows over the steps
+                        (ConvNetJS: 3e-5 after 1 step, 5e-3 after 20).
 
 Needs numpy. Exits 1 if anything failed.
 """
@@ -140,7 +145,9 @@ def train(args, root):
             cp, cl, cm = res["cpu"]
             e = rel_err(gp, cp)
             moved = len(gl) > 1 and gl[-1] < gl[0]
-            good = e <= 1e-4 and moved
+            first = abs(gl[0] - cl[0]) / max(1.0, abs(cl[0]))
+            last = abs(gl[-1] - cl[-1]) / max(1.0, abs(cl[-1]))
+            good = e <= 1e-2 and first <= 1e-5 and last <= 1e-2 and moved
             ok &= good
             print(f"train {name}: {steps} steps, loss {gl[0]:.4f} -> {gl[-1]:.4f} (cpu "
                   f"{cl[0]:.4f} -> {cl[-1]:.4f}); parameters gpu vs cpu {e:.2e} -> "
