@@ -160,9 +160,10 @@ typedef struct cnnc_model_api {
   cnnc_status (*set_profiling)(cnnc_ctx *ctx, int on);
   double (*step_seconds)(const cnnc_ctx *ctx, size_t i);
 
-  /* Entry points ("functions"): 0 is inference ("infer"); a model compiled
-   * with --train also has eval, train_step, forward_backward and
-   * apply_gradients. run_function runs one by name with shape checks. */
+  /* Entry points ("functions"): 0 is inference (named after the graph); a
+   * model compiled with --train also has eval, train_step,
+   * forward_backward and apply_gradients. run_function runs one by name
+   * with shape checks. */
   size_t num_functions;
   const char *const *function_names;
   cnnc_status (*run_function)(cnnc_ctx *ctx, const char *name,
