@@ -1,6 +1,7 @@
 //===- codegen/Compiler.cpp - graph to model.so / model.a + model.h --------===//
 //
-//   prepare: infer-shapes, constant-fold, dce; outputs get their own nodes
+//   prepare: infer-shapes, constant-fold, (inference only: fold-batch-norm),
+//            dce; outputs get their own nodes
 //   plan:    tensors, storage, arena offsets, weights blob (ModelPlan)
 //   kernels: one Halide pipeline per step, all in one object
 //   runtime: Halide's runtime for the target, one object
@@ -202,11 +203,16 @@ static Status halideRuntimeObject(const Halide::Target &target,
   return Status::success();
 }
 
-static Status prepareGraph(Graph &g) {
+/// The passes every function goes through before planning; a model that
+/// only infers (no training functions sharing its parameters) also gets its
+/// batch norms folded into the convs before them.
+static Status prepareGraph(Graph &g, bool inferenceOnly) {
   SourceMgr sm;
   std::ostringstream os;
   DiagEngine diag(sm, &os);
-  auto steps = parsePipeline("infer-shapes,constant-fold,dce");
+  auto steps = parsePipeline(inferenceOnly
+                                 ? "infer-shapes,constant-fold,fold-batch-norm,dce"
+                                 : "infer-shapes,constant-fold,dce");
   if (!steps.ok())
     return steps.status();
   PassManager pm(*steps);
@@ -229,7 +235,7 @@ Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
     if (!g)
       return Status::error("cannot copy graph @" + f->name() + ": " +
                            err.str());
-    CNNC_RETURN_IF_ERROR(prepareGraph(*g));
+    CNNC_RETURN_IF_ERROR(prepareGraph(*g, fns.size() == 1));
     planned.push_back(g.get());
     m.graphs.push_back(std::move(g));
   }
@@ -279,7 +285,7 @@ Status compileModel(const std::vector<Graph *> &fns,
 
   std::vector<const Graph *> planned;
   for (Graph *f : fns) {
-    Status st = prepareGraph(*f);
+    Status st = prepareGraph(*f, fns.size() == 1 && opts.optimizer.empty());
     if (!st.ok())
       return fns.size() > 1 ? Status::error("function @" + f->name() + ": " +
                                             st.message())
