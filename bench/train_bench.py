@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Training throughput: cnnc-compiled training artifacts against PyTorch eager.
 
-For each model (LeNet-5, the ConvNetJS CIFAR-10 net) and each thread count,
-compiles the cnnc training artifact (`cnnc X.cnn --train --optimizer=sgd`),
-builds the same network in PyTorch (NCHW float32, SGD lr 0.01,
-CrossEntropyLoss) and measures both in the same run, alternating: each round
+For each model (LeNet-5, the ConvNetJS CIFAR-10 net, a CIFAR ResNet-20) and
+each thread count, compiles the cnnc training artifact (`cnnc X.cnn --train
+--optimizer=sgd`; for ResNet-20, which the network language cannot express,
+the ONNX export of bench/export_models.py's `resnet20_cifar`), builds the
+same network in PyTorch (NCHW float32, SGD lr 0.01, CrossEntropyLoss) and
+measures both in the same run, alternating: each round
 is one cnnc measurement (a fresh bench/train_throughput process) followed by
 one PyTorch measurement in this process, each with its own warm-up and the
 median of its timed steps. The reported figure is the median over rounds.
@@ -61,19 +63,83 @@ _maybe_reexec_for_torch()
 # --- the models -------------------------------------------------------------
 
 MODELS = {
-    # key: (network-language file, input C x H x W, classes)
+    # key: (cnnc source, input C x H x W, classes). The source is a
+    # network-language file, or "onnx:" and a model of export_models.py that
+    # this script exports to ONNX (see export_onnx) and cnnc compiles.
     "lenet5": ("examples/lenet5.cnn", (1, 28, 28), 10),
     "convnetjs_cifar10": ("examples/convnetjs_cifar10.cnn", (3, 32, 32), 10),
+    # ResNet-20 needs 1x1 stride-2 shortcuts on even sizes (32 -> 16), which
+    # the network language rejects ((32 - 1) / 2 + 1 is not an integer).
+    "resnet20_cifar": ("onnx:resnet20_cifar", (3, 32, 32), 10),
 }
 
 LABELS = {
     "lenet5": "LeNet-5 (1x28x28)",
     "convnetjs_cifar10": "ConvNetJS CIFAR-10 (3x32x32)",
+    "resnet20_cifar": "ResNet-20 CIFAR (3x32x32)",
 }
 
 
+def _export_models():
+    """bench/export_models.py as a module (its resnet20_cifar definition)."""
+    here = os.path.join(REPO, "bench")
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import export_models
+    return export_models
+
+
+def export_onnx(key, path, seed=1):
+    """Writes the PyTorch twin of an "onnx:" model to path for cnnc.
+
+    The model is exported in training mode (TrainingMode.PRESERVE on a
+    model.train() module, no constant folding): in eval mode torch 1.13
+    folds batch norm into the convolutions, and it also merges initializers
+    with equal values (every batch norm's initial scale 1 and shift 0 of the
+    same width would become one shared, tied parameter). In training mode
+    each parameter stays its own initializer and each BatchNormalization
+    keeps its running statistics (cnnc's --train uses batch statistics and
+    updates them, as PyTorch's train mode does). Opset 13, batch dimension
+    symbolic (cnnc's --batch sets it), input "input", output "output".
+    With the same seed as measure_torch, both sides start from the same
+    weights."""
+    import warnings
+    import torch
+    torch.manual_seed(seed)
+    model = torch_model(key).train()
+    x = torch.zeros((2,) + tuple(MODELS[key][1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # num_batches_tracked, folding
+        torch.onnx.export(model, x, path, opset_version=13,
+                          input_names=["input"], output_names=["output"],
+                          do_constant_folding=False,
+                          training=torch.onnx.TrainingMode.PRESERVE,
+                          dynamic_axes={"input": {0: "batch"},
+                                        "output": {0: "batch"}})
+
+
+def cnnc_source(key, workdir):
+    """(file cnnc reads, extra cnnc flags) of a model; exports "onnx:"
+    models into workdir first."""
+    src = MODELS[key][0]
+    if not src.startswith("onnx:"):
+        return src, []
+    path = os.path.join(workdir, f"{key}.onnx")
+    if not os.path.exists(path):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            sys.exit(f"error: {key} is exported from PyTorch to ONNX for "
+                     "cnnc: run with an interpreter that has torch "
+                     "(/usr/bin/python3) or leave it out of --models")
+        export_onnx(key, path)
+    # An ONNX model names no loss.
+    return path, ["--loss=softmax_cross_entropy"]
+
+
 def torch_model(key):
-    """The PyTorch twin of examples/<key>.cnn (layer by layer)."""
+    """The PyTorch twin of examples/<key>.cnn (layer by layer), or the
+    PyTorch model that an "onnx:" source exports."""
     import torch.nn as nn
     if key == "lenet5":
         return nn.Sequential(
@@ -104,48 +170,72 @@ def torch_model(key):
             nn.Flatten(),
             nn.Linear(20 * 4 * 4, 10),                  # fc10
         )
+    if key == "resnet20_cifar":
+        # The same definition as the inference benchmark's ONNX export.
+        return _export_models().resnet20_cifar()
     raise KeyError(key)
 
 
 _TORCH_OP = {"Conv2d": "conv", "ReLU": "relu", "MaxPool2d": "max_pool",
-             "Linear": "gemm"}
+             "Linear": "gemm", "BatchNorm2d": "batch_norm",
+             "AdaptiveAvgPool2d": "global_avg_pool"}
 
 
 def torch_layer_shapes(key, chw):
-    """[(op, shape-without-batch)] of the PyTorch model, Flatten skipped."""
+    """[(op, shape-without-batch)] of the PyTorch model in execution order
+    (torch.fx trace: modules, and tensor additions as "add"), flatten
+    skipped."""
+    import operator
     import torch
-    model = torch_model(key)
-    out = []
-    x = torch.zeros((1,) + tuple(chw))
+    import torch.fx
+    from torch.fx.passes.shape_prop import ShapeProp
+    gm = torch.fx.symbolic_trace(torch_model(key).eval())
     with torch.no_grad():
-        for m in model:
-            x = m(x)
-            name = type(m).__name__
-            if name == "Flatten":
-                continue
-            out.append((_TORCH_OP.get(name, name), tuple(x.shape[1:])))
+        ShapeProp(gm).propagate(torch.zeros((1,) + tuple(chw)))
+    out = []
+    for n in gm.graph.nodes:
+        if n.op in ("placeholder", "output"):
+            continue
+        if n.op == "call_module":
+            name = type(gm.get_submodule(n.target)).__name__
+        elif n.target in (operator.add, torch.add, "add"):
+            name = "add"
+        else:
+            name = getattr(n.target, "__name__", str(n.target))
+        if name.lower() == "flatten":
+            continue
+        out.append((_TORCH_OP.get(name, name),
+                    tuple(n.meta["tensor_meta"].shape[1:])))
     return out
 
 
-def cnnc_layer_shapes(cnnc, cnn_file):
-    """[(op, shape-without-batch)] from `cnnc X.cnn --summary`, flatten
-    skipped, plus the trainable parameter count it reports."""
-    r = subprocess.run([cnnc, cnn_file, "--summary"], capture_output=True,
-                       text=True, cwd=REPO)
+def cnnc_layer_shapes(cnnc, src):
+    """[(op, shape-without-batch)] from `cnnc SRC --summary`, flatten
+    skipped, plus the trainable parameter count it implies."""
+    r = subprocess.run([cnnc, src, "--summary", "--batch", "1"],
+                       capture_output=True, text=True, cwd=REPO)
     if r.returncode != 0:
         raise RuntimeError(f"cnnc --summary failed:\n{r.stderr}")
-    layers, trainable = [], None
+    layers, trainable, bn_stats = [], None, 0
     for line in r.stdout.splitlines():
         m = re.match(r"trainable parameters:\s*([\d,]+)", line)
         if m:
             trainable = int(m.group(1).replace(",", ""))
             continue
         f = line.split()
-        if len(f) >= 3 and re.fullmatch(r"\d+(x\d+)+", f[2]):
+        if len(f) >= 4 and re.fullmatch(r"\d+(x\d+)+", f[2]):
             if f[1] == "flatten":
                 continue
+            if f[1] == "batch_norm":
+                # scale, bias, running mean, running var
+                bn_stats += int(f[3].replace(",", "")) // 2
             dims = tuple(int(d) for d in f[2].split("x"))
             layers.append((f[1], dims[1:]))
+    if trainable is not None and src.endswith(".onnx"):
+        # --summary of an ONNX model counts every float initializer as
+        # trainable, batch norm's running mean and var included; --train
+        # freezes those (passes/Training.cpp), so the artifact has fewer.
+        trainable -= bn_stats
     return layers, trainable
 
 
@@ -174,12 +264,12 @@ def build_throughput_tool(workdir):
     return exe
 
 
-def compile_cnnc(cnnc, key, batch, workdir):
-    cnn_file = MODELS[key][0]
+def compile_cnnc(cnnc, src, extra, key, batch, workdir):
     so = os.path.join(workdir, f"{key}_train.so")
     t0 = time.perf_counter()
-    run_checked([cnnc, cnn_file, "--train", "--batch", str(batch),
-                 "--optimizer=sgd", "-o", so], f"cnnc {cnn_file}", retries=3)
+    run_checked([cnnc, src, "--train", "--batch", str(batch),
+                 "--optimizer=sgd"] + extra + ["-o", so],
+                f"cnnc {MODELS[key][0]}", retries=3)
     return so, time.perf_counter() - t0
 
 
@@ -344,15 +434,20 @@ def main():
     try:
         tool = build_throughput_tool(workdir)
         for key in args.models:
-            cnn_file, chw, classes = MODELS[key]
-            print(f"== {key}: compiling {cnn_file} (batch {args.batch}, sgd)",
+            _, chw, classes = MODELS[key]
+            src, extra = cnnc_source(key, workdir)
+            what = MODELS[key][0]
+            if what.startswith("onnx:"):
+                what += f" (exported to {src})"
+            print(f"== {key}: compiling {what} (batch {args.batch}, sgd)",
                   file=sys.stderr, flush=True)
-            so, compile_s = compile_cnnc(args.cnnc, key, args.batch, workdir)
+            so, compile_s = compile_cnnc(args.cnnc, src, extra, key,
+                                         args.batch, workdir)
             print(f"   compiled in {compile_s:.1f} s", file=sys.stderr,
                   flush=True)
 
             # Architecture check: per-layer shapes and parameter counts.
-            c_layers, c_trainable = cnnc_layer_shapes(args.cnnc, cnn_file)
+            c_layers, c_trainable = cnnc_layer_shapes(args.cnnc, src)
             if use_torch:
                 t_layers = torch_layer_shapes(key, chw)
                 assert c_layers == t_layers, (
