@@ -102,7 +102,9 @@ def export_onnx(key, path, seed=1):
     updates them, as PyTorch's train mode does). Opset 13, batch dimension
     symbolic (cnnc's --batch sets it), input "input", output "output".
     With the same seed as measure_torch, both sides start from the same
-    weights."""
+    trainable weights. (The export's traced forward pass, on zeros in
+    training mode, moves the exported running variances from 1 to 0.9; the
+    step's cost does not depend on them.)"""
     import warnings
     import torch
     torch.manual_seed(seed)
