@@ -1,9 +1,10 @@
 //===- codegen/Compiler.cpp - graph to model.so / model.a + model.h --------===//
 //
 //   prepare: infer-shapes, constant-fold, (inference only: fold-batch-norm),
-//            dce; outputs get their own nodes
+//            dce, fuse, (CPU: schedule); outputs get their own nodes
 //   plan:    tensors, storage, arena offsets, weights blob (ModelPlan)
-//   kernels: one Halide pipeline per step, all in one object
+//   kernels: one Halide pipeline per step (a node or a fused group), all in
+//            one object
 //   runtime: Halide's runtime for the target, one object
 //   glue:    LLVM module with the tables and entry points + the C runtime
 //   link:    ld.lld into NAME.so (or an archive NAME.a), then NAME.h
@@ -16,6 +17,7 @@
 #include "codegen/HalideLowering.h"
 #include "codegen/Link.h"
 #include "codegen/ModelPlan.h"
+#include "ir/OpDef.h"
 #include "ir/TextIR.h"
 #include "ir/Verifier.h"
 #include "passes/PassManager.h"
@@ -30,6 +32,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -203,16 +206,42 @@ static Status halideRuntimeObject(const Halide::Target &target,
   return Status::success();
 }
 
-/// The passes every function goes through before planning; a model that
-/// only infers (no training functions sharing its parameters) also gets its
-/// batch norms folded into the convs before them.
-static Status prepareGraph(Graph &g, bool inferenceOnly) {
+std::string machineOptions(const Halide::Target &t) {
+  int bits = t.natural_vector_size(Halide::Float(32)) * 32;
+  int registers = t.arch == Halide::Target::X86 &&
+                          !t.has_feature(Halide::Target::AVX512)
+                      ? 16
+                      : 32;
+  int cores = std::max(1u, std::thread::hardware_concurrency());
+  return "vector-bits=" + std::to_string(bits) +
+         ",registers=" + std::to_string(registers) +
+         ",cores=" + std::to_string(cores);
+}
+
+std::string preparePipeline(bool inferenceOnly, bool fuse,
+                            const std::string &machine) {
+  std::string p = "infer-shapes,constant-fold";
+  if (inferenceOnly)
+    p += ",fold-batch-norm";
+  p += ",dce";
+  if (fuse)
+    p += ",fuse";
+  if (!machine.empty())
+    p += ",schedule{" + machine + "}";
+  return p;
+}
+
+/// The passes every function goes through before planning
+/// (preparePipeline): a model that only infers (no training functions
+/// sharing its parameters) also gets its batch norms folded into the convs
+/// before them; with \p fuse, nodes are grouped into kernels; for a CPU
+/// (\p machine, machineOptions) every kernel gets its schedule.
+static Status prepareGraph(Graph &g, bool inferenceOnly, bool fuse,
+                           const std::string &machine) {
   SourceMgr sm;
   std::ostringstream os;
   DiagEngine diag(sm, &os);
-  auto steps = parsePipeline(inferenceOnly
-                                 ? "infer-shapes,constant-fold,fold-batch-norm,dce"
-                                 : "infer-shapes,constant-fold,dce");
+  auto steps = parsePipeline(preparePipeline(inferenceOnly, fuse, machine));
   if (!steps.ok())
     return steps.status();
   PassManager pm(*steps);
@@ -223,7 +252,8 @@ static Status prepareGraph(Graph &g, bool inferenceOnly) {
 }
 
 Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
-                                  const std::string &name, uint64_t seed) {
+                                  const std::string &name, uint64_t seed,
+                                  bool fuse) {
   PlannedModel m;
   std::vector<const Graph *> planned;
   for (const Graph *f : fns) {
@@ -235,7 +265,8 @@ Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
     if (!g)
       return Status::error("cannot copy graph @" + f->name() + ": " +
                            err.str());
-    CNNC_RETURN_IF_ERROR(prepareGraph(*g, fns.size() == 1));
+    CNNC_RETURN_IF_ERROR(prepareGraph(*g, fns.size() == 1, fuse,
+                                      machineOptions(Halide::get_host_target())));
     planned.push_back(g.get());
     m.graphs.push_back(std::move(g));
   }
@@ -243,19 +274,42 @@ Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
   return m;
 }
 
-/// What makes two nodes compile to the same kernel: the op, the attributes
-/// and the operand and result types (names do not matter).
-static std::string kernelSignature(const Node &n) {
-  std::string s = n.op() + "{";
-  for (const auto &[k, v] : n.attrs())
-    s += k + "=" + v.str() + ",";
-  s += "}(";
-  for (const Value *v : n.operands())
-    s += v->type().str() + ",";
-  s += ")->(";
-  for (size_t i = 0; i < n.numResults(); ++i)
-    s += n.result(i)->type().str() + ",";
-  return s + ")";
+/// What makes two steps compile to the same kernel: for each node, the op,
+/// the attributes (the fusion group's number aside) and the operand and
+/// result types, and how the group's nodes read each other and the step's
+/// arguments (names do not matter).
+static std::string kernelSignature(const PlanStep &step) {
+  std::map<const Value *, std::string> ref;
+  for (size_t a = 0; a < size_t(step.numOperands); ++a)
+    ref.emplace(step.argValues[a], "a" + std::to_string(a));
+  std::string s;
+  for (size_t j = 0; j < step.nodes.size(); ++j) {
+    const Node &n = *step.nodes[j];
+    s += n.op() + "{";
+    for (const auto &[k, v] : n.attrs())
+      if (k != kFusionGroupAttr)
+        s += k + "=" + v.str() + ",";
+    s += "}(";
+    for (size_t i = 0; i < n.numOperands(); ++i) {
+      const Value *v = n.operand(i);
+      auto it = ref.find(v);
+      s += (step.fused() && it != ref.end() ? it->second + ":" : "") +
+           v->type().str() + ",";
+    }
+    s += ")->(";
+    for (size_t i = 0; i < n.numResults(); ++i) {
+      s += n.result(i)->type().str() + ",";
+      ref.emplace(n.result(i), "n" + std::to_string(j) + "." + std::to_string(i));
+    }
+    s += ");";
+  }
+  if (step.fused()) {
+    s += "out(";
+    for (size_t a = size_t(step.numOperands); a < step.argValues.size(); ++a)
+      s += ref.at(step.argValues[a]) + ",";
+    s += ")";
+  }
+  return s;
 }
 
 Status compileModel(Graph &g, const CompileOptions &opts) {
@@ -276,6 +330,27 @@ Status compileModel(const std::vector<Graph *> &fns,
                          "' must end in .so (shared) or .a (static)");
   CNNC_ASSIGN_OR_RETURN(Halide::Target target,
                         resolveTarget(opts, usesDoubles(fns)));
+  bool autoSched = opts.schedule != "manual";
+  if (autoSched) {
+    const auto &names = autoSchedulerNames();
+    if (std::find(names.begin(), names.end(), opts.schedule) == names.end()) {
+      std::string list = "manual";
+      for (const std::string &n : names)
+        list += ", " + n;
+      return Status::error("--schedule=" + opts.schedule + ": not one of " +
+                           list);
+    }
+    if (target.has_gpu_feature())
+      return Status::error("--schedule=" + opts.schedule +
+                           ": Halide's autoschedulers make CPU schedules; "
+                           "GPU targets use cnnc's own (--schedule=manual)");
+    if (opts.schedule == "adams2019")
+      std::fprintf(stderr,
+                   "cnnc: warning: --schedule=adams2019: Halide 14's "
+                   "Adams2019 schedules compute wrong values for some "
+                   "stride-2 convolutions (test/models/schedules.cnn); "
+                   "check the outputs\n");
+  }
   std::string triple, family;
   CNNC_RETURN_IF_ERROR(targetTriple(target, triple, family));
   const std::string *bitcode = runtimeBitcode(family);
@@ -285,7 +360,11 @@ Status compileModel(const std::vector<Graph *> &fns,
 
   std::vector<const Graph *> planned;
   for (Graph *f : fns) {
-    Status st = prepareGraph(*f, fns.size() == 1 && opts.optimizer.empty());
+    Status st = prepareGraph(*f, fns.size() == 1 && opts.optimizer.empty(),
+                             opts.fuse,
+                             target.has_gpu_feature() || autoSched
+                                 ? ""
+                                 : machineOptions(target));
     if (!st.ok())
       return fns.size() > 1 ? Status::error("function @" + f->name() + ": " +
                                             st.message())
@@ -309,13 +388,18 @@ Status compileModel(const std::vector<Graph *> &fns,
   for (PlanStep &s : plan.steps) {
     if (s.kernel.empty())
       continue; // a copy, done by the runtime
-    std::string sig = kernelSignature(*s.node);
+    std::string sig = kernelSignature(s);
     auto it = kernels.find(sig);
     if (it != kernels.end()) {
       s.kernel = it->second;
       continue;
     }
-    auto m = lowerNodeToModule(*s.node, s.kernel, kernelTarget);
+    std::vector<const Value *> ins(s.argValues.begin(),
+                                   s.argValues.begin() + s.numOperands);
+    std::vector<const Value *> outs(s.argValues.begin() + s.numOperands,
+                                    s.argValues.end());
+    auto m = lowerStepToModule(s.nodes, ins, outs, s.kernel, kernelTarget,
+                               autoSched ? opts.schedule : "");
     if (!m.ok())
       return Status::error("node '" + s.name + "': " + m.status().message());
     modules.push_back(std::move(*m));

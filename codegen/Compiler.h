@@ -35,6 +35,13 @@ struct CompileOptions {
   std::string optimizer;
   /// Keep intermediate objects (for debugging) next to the output.
   bool keepTemps = false;
+  /// --fuse: run the fuse pass, so that each fused group compiles into one
+  /// kernel (passes/Fuse.cpp); off: one kernel per node.
+  bool fuse = true;
+  /// --schedule: "manual" (the schedule pass and the ops' own schedules)
+  /// or a Halide autoscheduler (autoSchedulerNames(): mullapudi2016,
+  /// adams2019, li2018) for every kernel; CPU targets only.
+  std::string schedule = "manual";
 };
 
 /// Compiles \p g (verified, shapes inferable) into a library and header.
@@ -69,7 +76,15 @@ struct PlannedModel {
 };
 Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
                                   const std::string &name = "model",
-                                  uint64_t seed = 0);
+                                  uint64_t seed = 0, bool fuse = true);
+/// The pass pipeline compileModel runs on each function before planning;
+/// \p machine: the schedule pass's options ("" for a GPU: no schedule).
+std::string preparePipeline(bool inferenceOnly, bool fuse,
+                            const std::string &machine);
+/// The schedule pass's machine options for \p t: its f32 vector width in
+/// bits, its vector registers (x86 without AVX-512: 16, else 32) and the
+/// cores of this machine.
+std::string machineOptions(const Halide::Target &t);
 
 /// True if \p s is a valid C identifier (for --name).
 bool isCIdentifier(const std::string &s);

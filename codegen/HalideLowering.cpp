@@ -12,9 +12,17 @@
 #include "codegen/HalideLowering.h"
 
 #include "ir/OpDef.h"
+#include "ir/Schedule.h"
 #include "ir/ops/LowerCtx.h"
 
+#include <cstdio>
+#include <fcntl.h>
 #include <map>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+#include <memory>
+#include <set>
 
 namespace cnnc {
 
@@ -43,17 +51,20 @@ static void constrainDense(Param &p, const TensorType &t) {
 
 namespace {
 
+/// Where a lowering reads operand i: a pipeline argument, or the Func of a
+/// node lowered before it in the same fused group.
+struct Source {
+  Halide::ImageParam param;
+  Halide::Func func;
+  bool isFunc = false;
+};
+
 class HalideLowerCtx : public LowerCtx {
 public:
-  HalideLowerCtx(const Node &node, const std::string &prefix, bool gpu)
-      : node_(node), gpu_(gpu), prefix_(prefix) {
-    for (size_t i = 0; i < node.numOperands(); ++i) {
-      const TensorType &t = node.operand(i)->type();
-      Halide::ImageParam p(halideType(t.dtype()), int(t.rank()),
-                           prefix + "_in" + std::to_string(i));
-      constrainDense(p, t);
-      inputs_.push_back(p);
-    }
+  HalideLowerCtx(const Node &node, const std::string &prefix, bool gpu,
+                 bool autoScheduled, std::vector<Source> sources)
+      : node_(node), gpu_(gpu), auto_(autoScheduled), prefix_(prefix),
+        inputs_(std::move(sources)) {
     for (size_t i = 0; i < node.numResults(); ++i) {
       outputs_.emplace_back(prefix + "_out" + std::to_string(i));
       std::vector<Halide::Var> vars;
@@ -65,14 +76,15 @@ public:
 
   const Node &node() const override { return node_; }
   bool gpu() const override { return gpu_; }
+  bool autoScheduled() const override { return auto_; }
   const std::string &name() const override { return prefix_; }
 
   Halide::Expr in(size_t i, const Index &index) override {
     assert(i < inputs_.size() && "input index out of range");
-    if (index.empty())
-      return inputs_[i]();
     std::vector<Halide::Expr> rev(index.rbegin(), index.rend());
-    return inputs_[i](rev);
+    if (inputs_[i].isFunc)
+      return index.empty() ? inputs_[i].func() : inputs_[i].func(rev);
+    return index.empty() ? inputs_[i].param() : inputs_[i].param(rev);
   }
 
   Halide::Expr inOr(size_t i, const Index &index,
@@ -116,15 +128,14 @@ public:
     return Halide::Func(name + std::to_string(counter_++));
   }
 
-  std::vector<Halide::ImageParam> &inputs() { return inputs_; }
   std::vector<Halide::Func> &outputs() { return outputs_; }
   std::vector<std::vector<Halide::Var>> &vars() { return vars_; }
 
 private:
   const Node &node_;
-  bool gpu_;
+  bool gpu_, auto_;
   std::string prefix_;
-  std::vector<Halide::ImageParam> inputs_;
+  std::vector<Source> inputs_;
   std::vector<Halide::Func> outputs_;
   std::vector<std::vector<Halide::Var>> vars_;
   int counter_ = 0;
@@ -164,16 +175,19 @@ static int updateLanes(const TensorType &t, const Halide::Target &target) {
 
 /// The default schedule of one result: vectorize the innermost dimension
 /// (see pureLanes, updateLanes), parallelize the outermost dimension with
-/// more than one element. With \p inPlace the result may share an operand's
+/// more than one element unless the kernel's schedule says none
+/// (\p parallel, ir/Schedule.h). With \p inPlace the result may share an operand's
 /// bytes: each element must then be computed once, by one thread.
 static void scheduleDefault(Halide::Func &f, const std::vector<Halide::Var> &irVars,
                             const TensorType &t, const Halide::Target &target,
-                            bool inPlace) {
+                            bool inPlace, bool parallel = true) {
   f.compute_root();
   if (irVars.empty())
     return;
   const Halide::Var &inner = irVars.back();
   auto parallelize = [&](Halide::Stage s) {
+    if (!parallel)
+      return;
     for (size_t d = 0; d + 1 < irVars.size(); ++d)
       if (t.dim(int64_t(d)) > 1) {
         s.parallel(irVars[d]);
@@ -265,62 +279,302 @@ struct LoweredNode {
 };
 } // namespace
 
-static Expected<LoweredNode> lowerNode(const Node &node,
-                                       const std::string &prefix,
-                                       const Halide::Target &target) {
-  const OpDef &def = node.def();
-  if (!def.lowerFn())
-    return Status::error(def.name() + ": no code generation for this op yet");
-  for (size_t i = 0; i < node.numResults(); ++i)
-    if (!node.result(i)->type().isStatic())
-      return Status::error(def.name() + ": result type " +
-                           node.result(i)->type().str() +
-                           " is not static (run infer-shapes)");
+const std::vector<std::string> &autoSchedulerNames() {
+  static const std::vector<std::string> names{"mullapudi2016", "adams2019",
+                                              "li2018"};
+  return names;
+}
+
+/// Loads the plugin of autoscheduler \p name (autoSchedulerNames()) once
+/// per process; returns Halide's name for it ("Adams2019").
+static Expected<std::string> loadAutoScheduler(const std::string &name) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> loaded;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = loaded.find(name);
+  if (it != loaded.end())
+    return it->second;
+  std::string halideName = name == "mullapudi2016" ? "Mullapudi2016"
+                           : name == "adams2019"   ? "Adams2019"
+                           : name == "li2018"      ? "Li2018"
+                                                   : "";
+  if (halideName.empty())
+    return Status::error("unknown autoscheduler '" + name + "'");
+  std::string path = std::string(CNNC_HALIDE_PLUGIN_DIR) +
+                     "/libautoschedule_" + name + ".so";
+  try {
+    Halide::load_plugin(path);
+  } catch (const Halide::Error &e) {
+    return Status::error("cannot load the " + halideName +
+                         " autoscheduler (" + path + "): " + e.what());
+  }
+  // Adams2019's default beam search took 145 s on one 56x56x64 conv here,
+  // for the schedule a beam of 1 finds in 50 ms; HL_BEAM_SIZE set by the
+  // user wins.
+  if (name == "adams2019")
+    setenv("HL_BEAM_SIZE", "1", /*overwrite=*/0);
+  loaded[name] = halideName;
+  return halideName;
+}
+
+/// The pipeline of a lowered step scheduled by a Halide autoscheduler: the
+/// rules left their CPU schedules out (LowerCtx::autoScheduled), what they
+/// computed at root goes back to inlined (Mullapudi2016 refuses Funcs
+/// scheduled already), every input and output gets its static extents as
+/// estimates, and the autoscheduler schedules the whole pipeline for this
+/// machine (its cores, 8 MB of last-level cache, balance 40).
+static Expected<LoweredNode>
+autoSchedule(std::vector<std::unique_ptr<HalideLowerCtx>> &ctxs,
+             const std::map<const Value *, std::pair<size_t, size_t>> &producedBy,
+             const std::vector<const Value *> &inputs,
+             const std::vector<const Value *> &outputs,
+             std::vector<Halide::ImageParam> &params, const std::string &name,
+             const Halide::Target &target) {
+  CNNC_ASSIGN_OR_RETURN(std::string halideName, loadAutoScheduler(name));
+  std::vector<Halide::Func> outs;
+  for (const Value *v : outputs) {
+    auto it = producedBy.find(v);
+    if (it == producedBy.end())
+      return Status::error("value '" + v->name() +
+                           "' is not computed by this step");
+    auto [j, i] = it->second;
+    Halide::Func out = ctxs[j]->outputs()[i];
+    const std::vector<Halide::Var> &vars = ctxs[j]->vars()[i];
+    if (out.has_update_definition()) {
+      // As in the manual schedule: a reduction is not computed in the
+      // caller's buffer (Halide 14's aligned vector loads).
+      Halide::Func acc = out;
+      out = Halide::Func(acc.name() + "_copy");
+      LowerCtx::set(out, vars,
+                    LowerCtx::call(acc, Index(vars.begin(), vars.end())));
+    }
+    outs.push_back(out);
+  }
+  std::map<std::string, Halide::Internal::Function> env;
+  for (const Halide::Func &f : outs) {
+    auto calls = Halide::Internal::find_transitive_calls(f.function());
+    env.insert(calls.begin(), calls.end());
+  }
+  for (auto &[fname, fn] : env) {
+    fn.schedule().compute_level() = Halide::LoopLevel::inlined();
+    fn.schedule().store_level() = Halide::LoopLevel::inlined();
+  }
+  for (size_t k = 0; k < outs.size(); ++k) {
+    const TensorType &t = outputs[k]->type();
+    Halide::Region region;
+    for (int64_t d = t.rank(); d-- > 0;)
+      region.emplace_back(0, int(t.dim(d)));
+    outs[k].set_estimates(region);
+    Halide::OutputImageParam o = outs[k].output_buffer();
+    constrainDense(o, t);
+  }
+  for (size_t k = 0; k < params.size(); ++k) {
+    const TensorType &t = inputs[k]->type();
+    Halide::Region region;
+    for (int64_t d = t.rank(); d-- > 0;)
+      region.emplace_back(0, int(t.dim(d)));
+    params[k].set_estimates(region);
+  }
+  Halide::Pipeline pipeline(outs);
+  int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  Halide::MachineParams machine(cores, 8 * 1024 * 1024, 40);
+  // The autoschedulers report their search on stdout and stderr (errors
+  // come as exceptions): keep cnnc's output clean.
+  std::fflush(stdout);
+  std::fflush(stderr);
+  int savedOut = dup(1), savedErr = dup(2), null = open("/dev/null", O_WRONLY);
+  if (savedOut >= 0 && savedErr >= 0 && null >= 0) {
+    dup2(null, 1);
+    dup2(null, 2);
+  }
+  Status st = Status::success();
+  try {
+    pipeline.auto_schedule(halideName, target, machine);
+  } catch (const Halide::Error &e) {
+    st = Status::error(halideName + " autoscheduler: " + e.what());
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  if (savedOut >= 0 && savedErr >= 0) {
+    dup2(savedOut, 1);
+    dup2(savedErr, 2);
+  }
+  for (int fd : {savedOut, savedErr, null})
+    if (fd >= 0)
+      close(fd);
+  CNNC_RETURN_IF_ERROR(st);
+  return LoweredNode{pipeline, params};
+}
+
+/// Lowers the nodes of one step (codegen/ModelPlan.h): a node, or a fused
+/// group in graph order, into one pipeline. \p inputs are the pipeline's
+/// arguments (for one node: its operands, position by position; for a
+/// group: the values its nodes read from outside it), \p outputs the
+/// values it writes. A value computed and read inside the group is a Func
+/// of the pipeline: inlined into its readers when it is a pure definition
+/// (conv's result, whose accumulator is computed at root by the conv's own
+/// rule, inlined into the ReLU that stores it), computed at root with the
+/// default schedule when it has updates.
+static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
+                                        const std::vector<const Value *> &inputs,
+                                        const std::vector<const Value *> &outputs,
+                                        const std::string &prefix,
+                                        const Halide::Target &target,
+                                        const std::string &autoScheduler = "") {
   bool gpu = target.has_gpu_feature();
-  HalideLowerCtx ctx(node, prefix, gpu);
-  CNNC_RETURN_IF_ERROR(def.lowerFn()(ctx));
-  bool inPlace = !def.inPlaceOperands().empty();
-  std::vector<Halide::Func> outs = ctx.outputs();
-  for (size_t i = 0; i < outs.size(); ++i) {
-    if (!outs[i].defined())
-      return Status::error(def.name() + ": lowering left result " +
-                           std::to_string(i) + " undefined");
-    const TensorType &t = node.result(i)->type();
-    const std::vector<Halide::Var> &vars = ctx.vars()[i];
+  bool autoSched = !autoScheduler.empty();
+  bool single = nodes.size() == 1;
+  std::vector<Halide::ImageParam> params;
+  std::map<const Value *, Source> sources;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const TensorType &t = inputs[k]->type();
+    Halide::ImageParam p(LowerCtx::halideType(t.dtype()), int(t.rank()),
+                         prefix + "_in" + std::to_string(k));
+    constrainDense(p, t);
+    params.push_back(p);
+    sources.emplace(inputs[k], Source{p, Halide::Func(), false});
+  }
+  std::vector<std::unique_ptr<HalideLowerCtx>> ctxs;
+  std::map<const Value *, std::pair<size_t, size_t>> producedBy;
+  for (size_t j = 0; j < nodes.size(); ++j) {
+    const Node &node = *nodes[j];
+    const OpDef &def = node.def();
+    if (!def.lowerFn())
+      return Status::error(def.name() + ": no code generation for this op yet");
+    for (size_t i = 0; i < node.numResults(); ++i)
+      if (!node.result(i)->type().isStatic())
+        return Status::error(def.name() + ": result type " +
+                             node.result(i)->type().str() +
+                             " is not static (run infer-shapes)");
+    std::vector<Source> srcs;
+    for (size_t i = 0; i < node.numOperands(); ++i) {
+      if (single) {
+        srcs.push_back(Source{params.at(i), Halide::Func(), false});
+        continue;
+      }
+      auto it = sources.find(node.operand(i));
+      if (it == sources.end())
+        return Status::error(def.name() + ": operand '" +
+                             node.operand(i)->name() +
+                             "' is neither an input of the fused group nor "
+                             "computed before it in the group");
+      srcs.push_back(it->second);
+    }
+    ctxs.push_back(std::make_unique<HalideLowerCtx>(
+        node, single ? prefix : prefix + "_" + std::to_string(j), gpu,
+        autoSched, std::move(srcs)));
+    HalideLowerCtx &ctx = *ctxs.back();
+    CNNC_RETURN_IF_ERROR(def.lowerFn()(ctx));
+    for (size_t i = 0; i < node.numResults(); ++i) {
+      if (!ctx.outputs()[i].defined())
+        return Status::error(def.name() + ": lowering left result " +
+                             std::to_string(i) + " undefined");
+      sources[node.result(i)] = Source{Halide::ImageParam(), ctx.outputs()[i], true};
+      producedBy[node.result(i)] = {j, i};
+    }
+  }
+  // The kernel's schedule (ir/Schedule.h), on its anchor: may its loops
+  // run in parallel?
+  bool parallel = true;
+  if (!gpu && !autoSched) {
+    CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(*nodes.front()));
+    parallel = sched.parallel != "none";
+  }
+  if (autoSched) {
+    CNNC_ASSIGN_OR_RETURN(LoweredNode l,
+                          autoSchedule(ctxs, producedBy, inputs, outputs,
+                                       params, autoScheduler, target));
+    return l;
+  }
+  std::set<const Value *> isOutput(outputs.begin(), outputs.end());
+  // Values that stay inside: inlined, or computed at root if they update.
+  for (auto &[v, at] : producedBy) {
+    if (isOutput.count(v))
+      continue;
+    Halide::Func f = ctxs[at.first]->outputs()[at.second];
+    if (!f.has_update_definition())
+      continue;
+    if (gpu)
+      f.compute_root();
+    else
+      scheduleDefault(f, ctxs[at.first]->vars()[at.second], v->type(), target,
+                      /*inPlace=*/false, parallel);
+  }
+  std::vector<Halide::Func> outs;
+  for (const Value *v : outputs) {
+    auto it = producedBy.find(v);
+    if (it == producedBy.end())
+      return Status::error("value '" + v->name() +
+                           "' is not computed by this step");
+    auto [j, i] = it->second;
+    const Node &node = *nodes[j];
+    // A fused step never writes over an operand (ModelPlan.cpp).
+    bool inPlace = single && !node.def().inPlaceOperands().empty();
+    Halide::Func out = ctxs[j]->outputs()[i];
+    const TensorType &t = v->type();
+    const std::vector<Halide::Var> &vars = ctxs[j]->vars()[i];
     if (gpu) {
-      outs[i].compute_root();
-    } else if (outs[i].has_update_definition() && updateLanes(t, target)) {
+      out.compute_root();
+    } else if (out.has_update_definition() && updateLanes(t, target)) {
       // Halide 14 emits aligned vector loads where a vectorized update
       // reads the output it writes, ignoring the output buffer's host
       // alignment (the element size): a caller's element-aligned buffer
       // then faults. The reduction runs in a Halide-allocated Func instead,
       // copied out.
-      Halide::Func acc = outs[i];
-      scheduleDefault(acc, vars, t, target, inPlace);
-      outs[i] = Halide::Func(acc.name() + "_copy");
-      LowerCtx::set(outs[i], vars,
+      Halide::Func acc = out;
+      scheduleDefault(acc, vars, t, target, inPlace, parallel);
+      out = Halide::Func(acc.name() + "_copy");
+      LowerCtx::set(out, vars,
                     LowerCtx::call(acc, Index(vars.begin(), vars.end())));
-      scheduleDefault(outs[i], vars, t, target, inPlace);
+      scheduleDefault(out, vars, t, target, inPlace, parallel);
     } else {
-      scheduleDefault(outs[i], vars, t, target, inPlace);
+      scheduleDefault(out, vars, t, target, inPlace, parallel);
     }
-    Halide::OutputImageParam o = outs[i].output_buffer();
+    Halide::OutputImageParam o = out.output_buffer();
     constrainDense(o, t);
+    outs.push_back(out);
   }
   if (gpu)
     scheduleGpu(outs);
-  return LoweredNode{Halide::Pipeline(outs), ctx.inputs()};
+  return LoweredNode{Halide::Pipeline(outs), params};
+}
+
+static Expected<LoweredNode> lowerNode(const Node &node,
+                                       const std::string &prefix,
+                                       const Halide::Target &target) {
+  std::vector<const Value *> results;
+  for (size_t i = 0; i < node.numResults(); ++i)
+    results.push_back(node.result(i));
+  std::vector<const Value *> operands(node.operands().begin(),
+                                     node.operands().end());
+  return lowerGroup({&node}, operands, results, prefix, target);
 }
 
 Expected<Halide::Module> lowerNodeToModule(const Node &node,
                                            const std::string &fnName,
                                            const Halide::Target &target) {
+  std::vector<const Value *> operands(node.operands().begin(),
+                                     node.operands().end());
+  std::vector<const Value *> results;
+  for (size_t i = 0; i < node.numResults(); ++i)
+    results.push_back(node.result(i));
+  return lowerStepToModule({&node}, operands, results, fnName, target);
+}
+
+Expected<Halide::Module> lowerStepToModule(
+    const std::vector<const Node *> &nodes,
+    const std::vector<const Value *> &inputs,
+    const std::vector<const Value *> &outputs, const std::string &fnName,
+    const Halide::Target &target, const std::string &autoScheduler) {
+  const Node &anchor = *nodes.front();
   try {
-    CNNC_ASSIGN_OR_RETURN(LoweredNode l, lowerNode(node, fnName, target));
+    CNNC_ASSIGN_OR_RETURN(LoweredNode l,
+                          lowerGroup(nodes, inputs, outputs, fnName, target,
+                                     autoScheduler));
     std::vector<Halide::Argument> args(l.inputs.begin(), l.inputs.end());
     return l.pipeline.compile_to_module(args, fnName, target);
   } catch (const Halide::Error &e) {
-    return Status::error(node.op() + ": Halide: " + e.what());
+    return Status::error(anchor.op() + ": Halide: " + e.what());
   }
 }
 

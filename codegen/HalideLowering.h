@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace cnnc {
 
@@ -18,6 +19,23 @@ namespace cnnc {
 Expected<Halide::Module> lowerNodeToModule(const Node &node,
                                            const std::string &fnName,
                                            const Halide::Target &target);
+
+/// Lowers the nodes of one plan step (a node, or a fused group in graph
+/// order, see passes/Fuse.cpp) into one pipeline named \p fnName: its
+/// arguments are \p inputs (for a single node, its operands position by
+/// position), then \p outputs; values computed and read inside the group
+/// are never stored as tensors. With \p autoScheduler (one of
+/// autoSchedulerNames()) Halide's autoscheduler of that name schedules the
+/// pipeline instead of the rules and the schedule pass (CPU targets only).
+Expected<Halide::Module> lowerStepToModule(
+    const std::vector<const Node *> &nodes,
+    const std::vector<const Value *> &inputs,
+    const std::vector<const Value *> &outputs, const std::string &fnName,
+    const Halide::Target &target, const std::string &autoScheduler = "");
+
+/// The autoschedulers --schedule accepts: mullapudi2016, adams2019, li2018
+/// (Halide 14's plugins, loaded from CNNC_HALIDE_PLUGIN_DIR).
+const std::vector<std::string> &autoSchedulerNames();
 
 /// Evaluates \p node with its Halide lowering, JIT-compiled for the host,
 /// on \p inputs (one per operand, of the operand types). For tests: compares

@@ -118,7 +118,7 @@ static int32_t inPlaceOperand(const PlanStep &step, int at,
                               const std::vector<PlanTensor> &tensors,
                               const std::map<int32_t, std::pair<int, int>> &life) {
   const Node &n = *step.node;
-  if (step.kernel.empty() || n.numResults() != 1)
+  if (step.kernel.empty() || step.fused() || n.numResults() != 1)
     return -1;
   int32_t result = step.args.back();
   if (tensors[size_t(result)].storage != Storage::Temp)
@@ -176,6 +176,59 @@ static FunctionMemory placeTemps(std::vector<PlanTensor> &tensors,
     for (int32_t t : b.tensors)
       tensors[size_t(t)].offset = b.offset;
   return mem;
+}
+
+/// The steps of one function as units: a node, or the nodes of a fused
+/// group (fusion_group, see passes/Fuse.cpp) in graph order. Units are
+/// ordered topologically, each as early as its operands allow after the
+/// units before it in \p order (a group where its first node was); the
+/// assigns, last in \p order, stay last.
+static Expected<std::vector<std::vector<const Node *>>>
+orderUnits(const Graph &g, const std::vector<const Node *> &order) {
+  std::vector<std::vector<const Node *>> units;
+  std::map<int64_t, size_t> unitOfGroup;
+  std::map<const Node *, size_t> unitOf;
+  for (const Node *n : order) {
+    size_t u = units.size();
+    if (n->hasAttr(kFusionGroupAttr)) {
+      auto [it, fresh] =
+          unitOfGroup.emplace(n->attr(kFusionGroupAttr).getInt(), u);
+      u = it->second;
+    }
+    if (u == units.size())
+      units.emplace_back();
+    units[u].push_back(n);
+    unitOf[n] = u;
+  }
+  std::vector<std::set<size_t>> succs(units.size());
+  std::vector<size_t> preds(units.size(), 0);
+  for (size_t u = 0; u < units.size(); ++u)
+    for (const Node *n : units[u])
+      for (const Value *v : n->operands()) {
+        const Node *d = v->definingNode();
+        if (!d || !unitOf.count(d) || unitOf.at(d) == u)
+          continue;
+        if (succs[unitOf.at(d)].insert(u).second)
+          ++preds[u];
+      }
+  std::set<size_t> ready;
+  for (size_t u = 0; u < units.size(); ++u)
+    if (!preds[u])
+      ready.insert(u);
+  std::vector<std::vector<const Node *>> sorted;
+  while (!ready.empty()) {
+    size_t u = *ready.begin();
+    ready.erase(ready.begin());
+    sorted.push_back(units[u]);
+    for (size_t s : succs[u])
+      if (!--preds[s])
+        ready.insert(s);
+  }
+  if (sorted.size() != units.size())
+    return Status::error("graph @" + g.name() +
+                         ": its fused groups (fusion_group) depend on each "
+                         "other in a cycle");
+  return sorted;
 }
 
 Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
@@ -252,10 +305,18 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
       (n->op() == "assign" ? assigns : order).push_back(n);
     order.insert(order.end(), assigns.begin(), assigns.end());
 
+    CNNC_ASSIGN_OR_RETURN(std::vector<std::vector<const Node *>> units,
+                          orderUnits(*g, order));
+    std::map<const Value *, std::vector<const Node *>> users;
+    for (const Node *n : order)
+      for (const Value *v : n->operands())
+        users[v].push_back(n);
+
     std::vector<int32_t> temps;
     std::map<int32_t, std::pair<int, int>> life;
     int local = 0;
-    for (const Node *n : order) {
+    for (const std::vector<const Node *> &unit : units) {
+      const Node *n = unit.front();
       if (n->op() == "constant") {
         const Tensor &value = n->attrTensor("value");
         int32_t t = newTensor(n->result(0), Storage::Const);
@@ -268,37 +329,62 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
         index[n->result(0)] = t;
         continue;
       }
+      std::set<const Node *> members(unit.begin(), unit.end());
       PlanStep step;
       step.node = n;
+      step.nodes = unit;
       if (n->op() == "assign") {
         step.name = "assign " + n->operand(0)->name();
       } else {
-        step.name = n->result(0)->name();
-        step.kernel = prefix + "_" + std::to_string(stepIndex) + "_" + n->op();
-        step.flops = n->def().flopsFn() ? n->def().flopsFn()(*n) : 0;
+        for (const Node *m : unit)
+          step.name += (step.name.empty() ? "" : "+") + m->result(0)->name();
+        step.kernel = prefix + "_" + std::to_string(stepIndex);
+        for (size_t k = 0; k < unit.size() && k < 3; ++k)
+          step.kernel += "_" + unit[k]->op();
+        if (unit.size() > 3)
+          step.kernel += "_etc";
+        for (const Node *m : unit)
+          step.flops += m->def().flopsFn() ? m->def().flopsFn()(*m) : 0;
       }
-      for (const Value *op : n->operands()) {
-        int32_t t = index.at(op);
-        step.args.push_back(t);
-        if (life.count(t))
-          life[t].second = local;
-      }
-      for (size_t r = 0; r < n->numResults(); ++r) {
-        const Value *v = n->result(r);
-        if (!v->type().isStatic())
-          return Status::error("value '" + v->name() +
-                               "' has a dynamic shape " + v->type().str());
-        int32_t t;
-        if (outputs.count(v)) {
-          t = newTensor(v, Storage::Output);
-        } else {
-          t = newTensor(v, Storage::Temp);
-          temps.push_back(t);
-          life[t] = {local, local};
+      for (const Node *m : unit)
+        for (const Value *op : m->operands()) {
+          if (op->definingNode() && members.count(op->definingNode()))
+            continue; // computed inside the group
+          int32_t t = index.at(op);
+          if (unit.size() > 1 &&
+              std::find(step.args.begin(), step.args.end(), t) != step.args.end())
+            continue;
+          step.args.push_back(t);
+          step.argValues.push_back(op);
+          if (life.count(t))
+            life[t].second = local;
         }
-        index[v] = t;
-        step.args.push_back(t);
-      }
+      step.numOperands = int32_t(step.args.size());
+      for (const Node *m : unit)
+        for (size_t r = 0; r < m->numResults(); ++r) {
+          const Value *v = m->result(r);
+          if (!v->type().isStatic())
+            return Status::error("value '" + v->name() +
+                                 "' has a dynamic shape " + v->type().str());
+          if (unit.size() > 1 && !outputs.count(v)) {
+            bool outside = false;
+            for (const Node *u : users[v])
+              outside |= !members.count(u);
+            if (!outside)
+              continue; // stays inside the group's pipeline
+          }
+          int32_t t;
+          if (outputs.count(v)) {
+            t = newTensor(v, Storage::Output);
+          } else {
+            t = newTensor(v, Storage::Temp);
+            temps.push_back(t);
+            life[t] = {local, local};
+          }
+          index[v] = t;
+          step.args.push_back(t);
+          step.argValues.push_back(v);
+        }
       plan.steps.push_back(std::move(step));
       ++stepIndex;
       ++local;
@@ -338,7 +424,7 @@ struct TempUse {
 static bool mayOverwrite(const ModelPlan &plan, const PlanStep &step,
                          int32_t operand) {
   const Node *n = step.node;
-  if (!n || step.kernel.empty() || n->numResults() != 1)
+  if (!n || step.kernel.empty() || step.fused() || n->numResults() != 1)
     return false;
   if (plan.tensors[size_t(operand)].type !=
       plan.tensors[size_t(step.args.back())].type)
@@ -378,7 +464,7 @@ Status verifyMemoryPlan(const ModelPlan &plan) {
     std::map<int32_t, TempUse> uses;
     for (int s = 0; s < fn.numSteps; ++s) {
       const PlanStep &step = plan.steps[size_t(fn.firstStep + s)];
-      size_t numOperands = step.node ? step.node->numOperands() : 0;
+      size_t numOperands = size_t(step.numOperands);
       for (size_t a = 0; a < step.args.size(); ++a) {
         int32_t t = step.args[a];
         if (plan.tensors[size_t(t)].storage != Storage::Temp)

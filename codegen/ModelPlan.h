@@ -34,13 +34,27 @@ struct PlanTensor {
 };
 
 struct PlanStep {
-  std::string name;    ///< the node's first result name (assign: its target)
+  /// The node's first result name; for a fused group, its nodes' joined by
+  /// '+' ("c1+relu1+maxpool1"); an assign: "assign <target>".
+  std::string name;
   /// The Halide pipeline's function name; empty for a copy step (assign):
   /// args = {target, value}, performed by the runtime.
   std::string kernel;
-  std::vector<int32_t> args; ///< tensor indices: operands, then results
+  /// Tensor indices: the operands (numOperands of them), then the results.
+  /// A fused group's operands are the values its nodes read from outside
+  /// it, in the order they are first read; its results, the values of its
+  /// nodes that a step outside it reads or that are graph outputs.
+  std::vector<int32_t> args;
+  /// The IR value of each argument.
+  std::vector<const Value *> argValues;
+  int32_t numOperands = 0;
   int64_t flops = 0;
+  /// The node, or the first node (the anchor) of a fused group.
   const Node *node = nullptr;
+  /// Every node of the step: one, or a fused group's (fusion_group) in
+  /// graph order.
+  std::vector<const Node *> nodes;
+  bool fused() const { return nodes.size() > 1; }
 };
 
 /// How one function's temporaries fit the arena (see planModel).

@@ -54,8 +54,34 @@ OpDef &OpDef::onnx(std::string opType, int sinceOpset) {
   return *this;
 }
 
+const std::vector<AttrSpec> &annotationAttrs() {
+  static const std::vector<AttrSpec> specs = [] {
+    std::vector<AttrSpec> v(2);
+    v[0].name = kFusionGroupAttr;
+    v[0].kind = AttrKind::Int;
+    v[0].doc = "the fused group (one kernel) this node belongs to; set by "
+               "the fuse pass";
+    v[1].name = kScheduleAttr;
+    v[1].kind = AttrKind::String;
+    v[1].doc = "the schedule of the node's kernel (its group's anchor); set "
+               "by the schedule pass";
+    return v;
+  }();
+  return specs;
+}
+
+bool isAnnotationAttr(const std::string &name) {
+  for (const AttrSpec &a : annotationAttrs())
+    if (a.name == name)
+      return true;
+  return false;
+}
+
 const AttrSpec *OpDef::findAttr(const std::string &name) const {
   for (const AttrSpec &a : attrs_)
+    if (a.name == name)
+      return &a;
+  for (const AttrSpec &a : annotationAttrs())
     if (a.name == name)
       return &a;
   return nullptr;

@@ -44,6 +44,19 @@ struct OperandSpec {
   bool variadic = false;
 };
 
+/// Annotations the compiler's own passes put on nodes of any op, next to
+/// the op's attributes: `fusion_group` (int, the fuse pass: nodes with the
+/// same value run as one kernel) and `schedule` (string, the schedule
+/// pass: the loop schedule of a group's kernel, on its anchor). They are
+/// printed and parsed like attributes and accepted by the verifier on
+/// every op (OpDef::findAttr finds them), but they are not part of what a
+/// node computes: the ONNX exporter leaves them out.
+inline constexpr const char *kFusionGroupAttr = "fusion_group";
+inline constexpr const char *kScheduleAttr = "schedule";
+struct AttrSpec;
+const std::vector<AttrSpec> &annotationAttrs();
+bool isAnnotationAttr(const std::string &name);
+
 /// One declared attribute, with its kind and its default (none = required).
 struct AttrSpec {
   std::string name;
@@ -184,6 +197,7 @@ public:
   const std::vector<OperandSpec> &operandSpecs() const { return operands_; }
   const std::vector<std::string> &resultNames() const { return results_; }
   const std::vector<AttrSpec> &attrSpecs() const { return attrs_; }
+  /// The op's attribute \p name, or an annotation (annotationAttrs()).
   const AttrSpec *findAttr(const std::string &name) const;
   const std::vector<std::pair<std::string, int>> &onnxNames() const {
     return onnx_;

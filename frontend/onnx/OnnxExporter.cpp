@@ -152,7 +152,8 @@ static Status exportNode(const Node &n, onnx::GraphProto &graph,
                            n.result()->name() + "': " + s.message());
   }
   for (const auto &[name, value] : ctx.attrs())
-    addAttribute(np, name, value);
+    if (!isAnnotationAttr(name))
+      addAttribute(np, name, value);
   *graph.add_node() = std::move(np);
   return Status::success();
 }

@@ -18,6 +18,8 @@
 #include "ir/ops/LowerHelpers.h"
 #include "ir/ops/OpHelpers.h"
 
+#include <functional>
+
 namespace cnnc::ops {
 
 /// x [N, C, ...] float; operands \p first.. are [C] vectors of its dtype.
@@ -63,19 +65,87 @@ static Status inferBatchNormTrainGrad(ShapeCtx &c) {
 }
 
 /// The index of x at (batch/spatial position r, channel ch).
-static Index xAt(const Halide::RDom &r, Halide::Expr ch, int64_t rank) {
-  Index xi{r[0], ch};
-  for (int64_t i = 2; i < rank; ++i)
-    xi.push_back(r[int(i - 1)]);
-  return xi;
-}
-
-/// The extents over which statistics run: N and the spatial axes.
 static std::vector<int64_t> statExtents(const TensorType &x) {
   std::vector<int64_t> e{x.dim(0)};
   for (int64_t i = 2; i < x.rank(); ++i)
     e.push_back(x.dim(i));
   return e;
+}
+
+/// Per channel ch (an index of one Var), the sums over the batch and the
+/// spatial positions of `summands(xi)`, xi an index into x: a Func of ch
+/// with one value per summand (a Tuple when there are several). The sums
+/// read x in memory order: the innermost loop runs along the last axis.
+/// On a CPU, where that axis is a whole number of vectors, each of the L
+/// lanes first sums its own columns (w = L * b + lane) in a Func
+/// vectorized across the lanes, and the lanes are added at the end: a
+/// vector of independent sums instead of one serial chain.
+static Halide::Func channelSums(
+    LowerCtx &c, const TensorType &x, const Index &ch, const std::string &what,
+    const std::function<std::vector<Halide::Expr>(const Index &)> &summands) {
+  Halide::Type t = LowerCtx::halideType(x.dtype());
+  Halide::Expr zero = Halide::Internal::make_zero(t);
+  int64_t rank = x.rank();
+  const int lanes = t.bits() == 64 ? 4 : 8;
+  bool vec = c.cpuSchedule() && rank >= 3 && x.dim(rank - 1) % lanes == 0 &&
+             x.dim(rank - 1) >= lanes;
+  // Innermost first: the last axis (in blocks of lanes when vectorized),
+  // the other spatial axes inward-out, the batch.
+  std::vector<int64_t> extents;
+  for (int64_t i = rank - 1; i >= 2; --i)
+    extents.push_back(i == rank - 1 && vec ? x.dim(i) / lanes : x.dim(i));
+  extents.push_back(x.dim(0));
+  Halide::RDom r = rdomOver(c, extents, what);
+  Halide::Var lane(c.name() + "_" + what + "_lane");
+  Index xi{r[int(rank - 2)], ch[0]};
+  for (int64_t i = 2; i < rank; ++i) {
+    Halide::Expr pos = r[int(rank - 1 - i)];
+    xi.push_back(i == rank - 1 && vec ? pos * lanes + lane : pos);
+  }
+  std::vector<Halide::Expr> terms = summands(xi);
+  Index at = ch;
+  if (vec)
+    at.push_back(lane);
+  std::vector<Halide::Expr> rev(at.rbegin(), at.rend());
+  size_t count = terms.size();
+  // A Func of one value or a Tuple of several, read back as Exprs.
+  auto define = [&](Halide::Func &f, const std::vector<Halide::Expr> &args,
+                    const std::vector<Halide::Expr> &values) {
+    if (count == 1)
+      f(args) = values[0];
+    else
+      f(args) = Halide::Tuple(values);
+  };
+  auto value = [&](const Halide::Func &f, const std::vector<Halide::Expr> &args,
+                   size_t k) {
+    return count == 1 ? Halide::Expr(f(args)) : Halide::Expr(f(args)[int(k)]);
+  };
+  Halide::Func part = c.func(c.name() + "_" + what);
+  define(part, rev, std::vector<Halide::Expr>(count, zero));
+  std::vector<Halide::Expr> next;
+  for (size_t k = 0; k < count; ++k)
+    next.push_back(value(part, rev, k) + terms[k]);
+  define(part, rev, next);
+  part.compute_root();
+  if (!vec)
+    return part;
+  std::vector<Halide::VarOrRVar> order{lane};
+  for (int i = 0; i < r.dimensions(); ++i)
+    order.push_back(r[i]);
+  part.vectorize(lane);
+  part.update().reorder(order).vectorize(lane);
+  Halide::Func sum = c.func(c.name() + "_" + what + "_sum");
+  std::vector<Halide::Expr> chRev(ch.rbegin(), ch.rend());
+  std::vector<Halide::Expr> totals(count, zero);
+  for (int l = 0; l < lanes; ++l) {
+    std::vector<Halide::Expr> li{l};
+    li.insert(li.end(), chRev.begin(), chRev.end());
+    for (size_t k = 0; k < count; ++k)
+      totals[k] = totals[k] + value(part, li, k);
+  }
+  define(sum, chRev, totals);
+  sum.compute_root();
+  return sum;
 }
 
 static Status lowerBatchNormTrain(LowerCtx &c) {
@@ -84,23 +154,18 @@ static Status lowerBatchNormTrain(LowerCtx &c) {
   const std::string &name = c.name();
   std::vector<int64_t> extents = statExtents(x);
   double m = double(productOf(extents, 0, extents.size()));
-  Halide::Expr zero = Halide::Internal::make_zero(t);
   Index ch = outIndex(c, 1); // [C]
 
-  Halide::RDom r = rdomOver(c, extents, "batch");
-  Halide::Func sum = c.func(name + "_sum");
-  updateAt(sum, ch, zero);
-  updateAt(sum, ch, callAt(sum, ch) + c.in(0, xAt(r, ch[0], x.rank())));
-  sum.compute_root();
+  Halide::Func sum = channelSums(c, x, ch, "sum", [&](const Index &xi) {
+    return std::vector<Halide::Expr>{c.in(0, xi)};
+  });
   Halide::Func mean = c.func(name + "_mean");
   updateAt(mean, ch, callAt(sum, ch) / constOf(t, m));
   mean.compute_root();
-  Halide::RDom q = rdomOver(c, extents, "batch_var");
-  Halide::Func sq = c.func(name + "_sq");
-  Halide::Expr d = c.in(0, xAt(q, ch[0], x.rank())) - callAt(mean, ch);
-  updateAt(sq, ch, zero);
-  updateAt(sq, ch, callAt(sq, ch) + d * d);
-  sq.compute_root();
+  Halide::Func sq = channelSums(c, x, ch, "sq", [&](const Index &xi) {
+    Halide::Expr d = c.in(0, xi) - callAt(mean, {xi[1]});
+    return std::vector<Halide::Expr>{d * d};
+  });
   Halide::Func inv = c.func(name + "_invstd");
   Halide::Expr eps = constOf(t, c.node().attrFloat("epsilon"));
   updateAt(inv, ch, constOf(t, 1.0) /
@@ -119,23 +184,19 @@ static Status lowerBatchNormTrain(LowerCtx &c) {
 static Status lowerBatchNormTrainGrad(LowerCtx &c) {
   const TensorType &x = c.inType(0);
   Halide::Type t = LowerCtx::halideType(x.dtype());
-  const std::string &name = c.name();
   std::vector<int64_t> extents = statExtents(x);
   double m = double(productOf(extents, 0, extents.size()));
-  Halide::Expr zero = Halide::Internal::make_zero(t);
   Index ch = outIndex(c, 1);
 
   auto xhatAt = [&](const Index &xi, Halide::Expr k) {
     return (c.in(0, xi) - c.in(2, {k})) * c.in(3, {k});
   };
-  Halide::RDom r = rdomOver(c, extents, "batch");
-  Index xi = xAt(r, ch[0], x.rank());
-  Halide::Func sums = c.func(name + "_sums"); // (dbias, dscale)
+  // (dbias, dscale)
+  Halide::Func sums = channelSums(c, x, ch, "sums", [&](const Index &xi) {
+    return std::vector<Halide::Expr>{c.in(4, xi),
+                                     c.in(4, xi) * xhatAt(xi, xi[1])};
+  });
   std::vector<Halide::Expr> at(ch.rbegin(), ch.rend());
-  sums(at) = Halide::Tuple(zero, zero);
-  sums(at) = Halide::Tuple(sums(at)[0] + c.in(4, xi),
-                           sums(at)[1] + c.in(4, xi) * xhatAt(xi, ch[0]));
-  sums.compute_root();
   c.define(1, sums(at)[1]);
   c.define(2, sums(at)[0]);
 

@@ -2,6 +2,7 @@
 #include "ir/ops/LowerHelpers.h"
 #include "ir/ops/OnnxHelpers.h"
 #include "ir/ops/OpHelpers.h"
+#include "ir/Schedule.h"
 
 #include <algorithm>
 #include <utility>
@@ -74,40 +75,6 @@ static int64_t convFlops(const Node &n) {
   return flops;
 }
 
-/// The register tile of the CPU conv: (filters, rows) per tile. AVX2 has
-/// 16 vector registers: mb * rb accumulators, the mb broadcast weights of
-/// one reduction step and one input vector must fit in them. Scored by
-/// FMAs per cycle: a step issues mb * rb FMAs (2 a cycle) and mb + rb loads
-/// (2 a cycle) and can not beat the FMA latency (about 5 cycles) on one
-/// accumulator; divided by the work wasted on recomputed filters and rows
-/// where the tile does not divide them. In a 1x1 conv each reduction step
-/// reads its input vectors from a new channel plane (no other tap reuses
-/// them), so they cost more than the weight broadcasts: its tile takes at
-/// most \p maxRows rows and more filters (5x2 instead of 2x5 ran about 2x
-/// faster on ResNet-50's 14x14 1x1 convs here).
-static std::pair<int, int> convRegisterTile(int64_t filters, int64_t height,
-                                            int maxRows) {
-  std::pair<int, int> best{1, 1};
-  double bestScore = 0;
-  for (int mb : {1, 2, 3, 4, 6, 8}) {
-    if (mb > filters)
-      continue;
-    for (int rb = 1; rb <= maxRows && rb <= height; ++rb) {
-      if (mb * rb + mb + 1 > 16)
-        continue;
-      double cycles = std::max({mb * rb / 2.0, (mb + rb) / 2.0, 5.0});
-      double waste = double((filters + mb - 1) / mb * mb) / double(filters) *
-                     double((height + rb - 1) / rb * rb) / double(height);
-      double score = mb * rb / cycles / waste;
-      if (score > bestScore + 1e-9) {
-        bestScore = score;
-        best = {mb, rb};
-      }
-    }
-  }
-  return best;
-}
-
 /// y[n, m, o...] = b[m] + sum over c < C/group and k... of
 ///   x[n, g * C/group + c, o * stride - pad_begin + k * dilation] * w[m, c, k...]
 /// with g = m / (M / group) and x zero outside its bounds.
@@ -115,8 +82,9 @@ static std::pair<int, int> convRegisterTile(int64_t filters, int64_t height,
 /// The sum is computed in `acc`, whose innermost axis is realized rounded
 /// up to a whole number of vectors: vectorized across it with no tail (the
 /// extra lanes are never copied out). On a GPU the channels and taps are
-/// summed inside; on a CPU acc is computed in register tiles (see
-/// convRegisterTile), parallel over the tiles' rows. Where a tap can leave x (padding, or the rounded-up
+/// summed inside; on a CPU acc is computed in register tiles (the node's
+/// schedule, see chooseConvTile in ir/Schedule.h), parallel over the tiles'
+/// rows (or filters) as the schedule says. Where a tap can leave x (padding, or the rounded-up
 /// lanes), x is first copied with zeros around it, so that every load is a
 /// dense vector rather than a guarded gather.
 static Status lowerConv(LowerCtx &c) {
@@ -129,10 +97,16 @@ static Status lowerConv(LowerCtx &c) {
   int64_t group = c.node().attrInt("group");
   int64_t cPerGroup = w.dim(1), mPerGroup = w.dim(0) / group;
   Halide::Type t = LowerCtx::halideType(x.dtype());
-  const int lanes = t.bits() == 64 ? 4 : 8;
+  // The CPU schedule: the schedule pass's (ir/Schedule.h), or the same
+  // choice for the default machine.
+  CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(c.node()));
+  if (c.cpuSchedule() && (sched.vector < 1 || !sched.tileFilters))
+    return Status::error("schedule '" + sched.str() +
+                         "' gives no vector width or register tile for a conv");
+  const int lanes = !c.cpuSchedule() ? 1 : sched.vector;
   int64_t width = y.dim(y.rank() - 1);
   // On a GPU each thread computes one output: nothing is rounded up.
-  int64_t padded = c.gpu() ? width : (width + lanes - 1) / lanes * lanes;
+  int64_t padded = !c.cpuSchedule() ? width : (width + lanes - 1) / lanes * lanes;
   std::vector<int64_t> extents{cPerGroup};
   for (size_t i = 0; i < spatial; ++i)
     extents.push_back(w.dim(int64_t(2 + i)));
@@ -160,7 +134,7 @@ static Status lowerConv(LowerCtx &c) {
   Halide::Expr zero = Halide::Internal::make_zero(t);
   Halide::Expr xv;
   int64_t stride = geo->strides[spatial - 1];
-  if (!c.gpu() && stride > 1) {
+  if (c.cpuSchedule() && stride > 1) {
     // A strided conv on a CPU reads x deinterleaved: xs(..., phase, j) =
     // x(..., j * stride + phase), zero outside x, so that the tap at
     // column o * stride + k (k = kx * dilation - pad_begin) is a dense
@@ -189,7 +163,7 @@ static Status lowerConv(LowerCtx &c) {
     Halide::Func xp = c.func(name + "_x_padded");
     LowerCtx::set(xp, xv_, c.inOr(0, Index(xv_.begin(), xv_.end()), zero));
     xp.compute_root();
-    if (!c.gpu())
+    if (c.cpuSchedule())
       xp.vectorize(xv_.back(), lanes);
     xv = callAt(xp, xi);
   } else {
@@ -197,7 +171,7 @@ static Status lowerConv(LowerCtx &c) {
   }
   Halide::Func acc = c.func(name + "_acc");
   Halide::Expr bias = c.numInputs() > 2 ? c.in(2, {m}) : zero;
-  if (c.gpu()) {
+  if (!c.cpuSchedule()) {
     LowerCtx::set(acc, vars, bias);
     updateAt(acc, at, callAt(acc, at) + xv * c.in(1, wi));
     acc.compute_root();
@@ -217,10 +191,7 @@ static Status lowerConv(LowerCtx &c) {
     int64_t filters = y.dim(1);
     bool rows = spatial >= 2;
     int64_t height = rows ? y.dim(y.rank() - 2) : 1;
-    int64_t taps = 1;
-    for (size_t i = 0; i < spatial; ++i)
-      taps *= w.dim(int64_t(2 + i));
-    auto [mb, rb] = convRegisterTile(filters, height, taps == 1 ? 2 : 8);
+    int mb = sched.tileFilters, rb = rows ? sched.tileRows : 1;
     const Halide::Var &col = vars.back(), &filter = vars[1];
     Halide::Var co(name + "_co"), ci(name + "_ci"), fo(name + "_fo"),
         fi(name + "_fi"), ro(name + "_ro"), ri(name + "_ri");
@@ -234,9 +205,10 @@ static Status lowerConv(LowerCtx &c) {
       acc.reorder(ci, fi, co, fo);
     }
     acc.vectorize(ci).unroll(fi);
-    if (rows && (height + rb - 1) / rb > 1)
+    if (sched.parallel == "rows" && rows && (height + rb - 1) / rb > 1)
       acc.parallel(ro);
-    else if (filters > mb)
+    else if ((sched.parallel == "filters" || sched.parallel == "rows") &&
+             filters > mb)
       acc.parallel(fo);
     tile.compute_at(acc, co).vectorize(col, lanes).unroll(filter);
     std::vector<Halide::VarOrRVar> order{col, filter};

@@ -33,6 +33,13 @@ public:
   /// then leave the CPU schedules (vectorize, parallel, bound) out: codegen
   /// maps every Func computed at root to GPU blocks and threads.
   virtual bool gpu() const = 0;
+  /// True when a Halide autoscheduler schedules the pipeline (cnnc
+  /// --schedule=adams2019, ...): rules then leave their CPU schedules out
+  /// as on a GPU, and codegen resets what they computed at root.
+  virtual bool autoScheduled() const { return false; }
+  /// Should the rule apply its own CPU schedule (vectorize, parallel,
+  /// register tiles)? Neither on a GPU nor under an autoscheduler.
+  bool cpuSchedule() const { return !gpu() && !autoScheduled(); }
   /// A C identifier unique to this lowering, to prefix the names of the
   /// Funcs, Vars and RDoms a rule makes. Never the node's result name: IR
   /// names may start with a digit or hold '.', '/', ':', which the GPU

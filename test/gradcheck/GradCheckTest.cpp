@@ -173,6 +173,19 @@ std::vector<Case> allCases() {
                     {{"strides", ints({2})}, {"pads", ints({1, 1})}}, false));
   cs.push_back(conv("depthwise", {1, 3, 5, 5}, {3, 1, 3, 3},
                     {{"group", i64(3)}, {"pads", ints({1, 1, 1, 1})}}));
+  // The CPU lowerings of the gradients as register-tiled convs
+  // (ir/ops/ConvGrad.cpp): conv_grad_data by phases of the stride (odd and
+  // even sizes, asymmetric pads, a 1x1 stride-2 kernel whose odd phases
+  // get no tap, a dilation at stride 1), conv_grad_weight in tiles over
+  // deinterleaved columns, with widths of whole vectors and with a tail.
+  cs.push_back(conv("stride2_asymmetric_pads", {2, 3, 9, 10}, {4, 3, 3, 3},
+                    {{"strides", ints({2, 2})}, {"pads", ints({1, 0, 0, 1})}}));
+  cs.push_back(conv("1x1_stride2", {1, 4, 8, 8}, {5, 4, 1, 1},
+                    {{"strides", ints({2, 2})}}, false));
+  cs.push_back(conv("dilation2_stride1", {1, 2, 8, 9}, {3, 2, 3, 3},
+                    {{"dilations", ints({2, 2})}, {"pads", ints({2, 2, 2, 2})}}));
+  cs.push_back(conv("width16_stride2", {2, 3, 6, 33}, {8, 3, 3, 3},
+                    {{"strides", ints({1, 2})}, {"pads", ints({1, 1, 1, 1})}}));
   // Pooling.
   cs.push_back(pool("max_pool", "k2_s2", {1, 2, 4, 4},
                     {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}));
@@ -283,6 +296,14 @@ std::vector<Case> allCases() {
                                      b.input("scale", {2}), b.input("bias", {2})},
                                     {{"epsilon", Attribute(1e-3)}});
                   b.loss(n->result(0));
+                }});
+  // A last axis of whole vectors: the channel sums run in lanes.
+  cs.push_back({"batch_norm_train", "nchw_width16", [](CaseBuilder &b) {
+                  Node *n = b.nodeN("batch_norm_train",
+                                    {b.input("x", {2, 2, 3, 16}, -2, 2),
+                                     b.input("scale", {2}), b.input("bias", {2})});
+                  for (size_t i = 0; i < 3; ++i)
+                    b.loss(n->result(i));
                 }});
   cs.push_back({"batch_norm_train", "nc_y_mean_invstd", [](CaseBuilder &b) {
                   Node *n = b.nodeN("batch_norm_train",

@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 using namespace cnnc;
@@ -47,9 +48,11 @@ std::unique_ptr<Graph> ir(const std::string &text) {
   return g;
 }
 
-/// The plan compileModel would make for \p fns.
-PlannedModel plan(const std::vector<const Graph *> &fns) {
-  auto p = planGraphs(fns);
+/// The plan compileModel would make for \p fns with --fuse=off (one step
+/// per node: the planner's lifetimes and in-place rules on their own), or
+/// with \p fuse.
+PlannedModel plan(const std::vector<const Graph *> &fns, bool fuse = false) {
+  auto p = planGraphs(fns, "model", 0, fuse);
   EXPECT_TRUE(p.ok()) << p.status().message();
   return p.ok() ? std::move(*p) : PlannedModel{};
 }
@@ -164,6 +167,59 @@ TEST(MemoryPlan, ExamplesAreSound) {
       printMemory(std::string(file) + " x" + std::to_string(batch), m.plan);
       EXPECT_GT(m.plan.functions[0].memory.numInPlace, 0) << "every example has a relu";
     }
+}
+
+/// Fused (the compiler's default), the same examples and LeNet-5's
+/// training artifact plan soundly too: the verifier passes, no fused step
+/// is written in place, every step's arguments are its operands then its
+/// results, and the steps run in an order where every operand is written
+/// before it is read (inputs, params and constants aside).
+TEST(MemoryPlan, FusedPlansAreSound) {
+  std::vector<std::unique_ptr<Graph>> keep;
+  std::vector<std::vector<const Graph *>> models;
+  for (const char *file : {"lenet5.cnn", "resnet_block.cnn", "vgg_block.cnn",
+                           "inception_block.cnn", "convnetjs_cifar10.cnn"}) {
+    keep.push_back(example(file, 4));
+    ASSERT_TRUE(keep.back());
+    models.push_back({keep.back().get()});
+  }
+  auto g = example("lenet5.cnn", 8);
+  ASSERT_TRUE(g);
+  TrainOptions to;
+  to.optimizer = "adam";
+  auto fns = buildTrainingFunctions(*g, to);
+  ASSERT_TRUE(fns.ok()) << fns.status().message();
+  std::vector<const Graph *> train;
+  for (auto &f : *fns)
+    train.push_back(f.get());
+  models.push_back(train);
+  for (const auto &fnsOfModel : models) {
+    SCOPED_TRACE(fnsOfModel[0]->name());
+    PlannedModel m = plan(fnsOfModel, /*fuse=*/true);
+    expectSound(m.plan);
+    size_t fused = 0;
+    for (const PlanFunction &fn : m.plan.functions) {
+      std::set<int32_t> written;
+      for (int i = 0; i < fn.numSteps; ++i) {
+        const PlanStep &st = m.plan.steps[size_t(fn.firstStep + i)];
+        fused += st.fused();
+        ASSERT_EQ(st.args.size(), st.argValues.size());
+        for (size_t a = 0; a < st.args.size(); ++a) {
+          const PlanTensor &t = m.plan.tensors[size_t(st.args[a])];
+          if (int32_t(a) < st.numOperands) {
+            if (t.storage == Storage::Temp)
+              EXPECT_TRUE(written.count(st.args[a]))
+                  << st.name << " reads " << t.name << " before it is written";
+          } else {
+            written.insert(st.args[a]);
+            if (st.fused())
+              EXPECT_EQ(t.inPlaceOf, -1) << st.name;
+          }
+        }
+      }
+    }
+    EXPECT_GT(fused, 0u) << "every model has a conv or gemm with a relu";
+  }
 }
 
 /// LeNet-5 (batch 1): the placement reaches the bound of the most bytes
@@ -395,6 +451,8 @@ TEST(MemoryPlan, InPlaceKernelsMatchSeparateBuffers) {
   CompileOptions o;
   o.output = (dir / "inplace.so").string();
   o.name = "inplace";
+  o.fuse = false; // one kernel per node: the in-place steps are tested
+
   Status s = compileModel(*g, o);
   ASSERT_TRUE(s.ok()) << s.message();
   auto lib = LoadedModel::load(o.output);

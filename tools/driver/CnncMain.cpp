@@ -38,6 +38,8 @@ struct CnncOptions {
   TrainOptions trainOpts;
   std::optional<int64_t> numClasses; // --num-classes: a new head
   std::string paramsFile;            // --params: initial values
+  bool fuse = true;                  // --fuse=off: one kernel per node
+  std::string schedule = "manual";   // --schedule
 };
 } // namespace
 
@@ -99,7 +101,22 @@ static void printHelp() {
          "0)\n"
          "  --params=<file>  initial parameter values from a checkpoint or "
          "weights file\n"
-         "                   (by name; optimizer state in it is ignored)\n\n"
+         "                   (by name; optimizer state in it is ignored)\n"
+         "  --fuse=<on|off>  on (default): the fuse pass groups a conv, gemm "
+         "or other op\n"
+         "                   with the element-wise ops after it (bias, "
+         "ReLU, residual add,\n"
+         "                   ReLU's mask in a backward graph) and a "
+         "following pool into one\n"
+         "                   kernel; off: one kernel per node\n"
+         "  --schedule=<s>   manual (default): each kernel's CPU schedule "
+         "from cnnc's\n"
+         "                   schedule pass and the ops' own rules; "
+         "mullapudi2016,\n"
+         "                   adams2019, li2018: Halide's autoscheduler of "
+         "that name\n"
+         "                   schedules every kernel instead (CPU targets "
+         "only)\n\n"
          "TRAINING:\n"
          "  --train          also compile the training functions: eval, "
          "train_step,\n"
@@ -243,6 +260,16 @@ static bool parseArgs(int argc, char **argv, CnncOptions &o) {
       if (v.empty() || *end)
         return argError("--seed expects a non-negative integer, got '" + v +
                         "'");
+    } else if (isFlag("--fuse")) {
+      if (!value("--fuse", v))
+        return false;
+      if (v != "on" && v != "off")
+        return argError("--fuse expects on or off, got '" + v + "'");
+      o.fuse = v == "on";
+    } else if (isFlag("--schedule")) {
+      if (!value("--schedule", v))
+        return false;
+      o.schedule = v;
     } else if (a == "--train") {
       o.train = true;
     } else if (isFlag("--optimizer")) {
@@ -457,7 +484,7 @@ int cnncMain(int argc, char **argv) {
       for (const auto &f : functions.empty() ? graphs : functions)
         if (!functions.empty() || &f == &g)
           fns.push_back(f.get());
-      auto planned = planGraphs(fns, "model", o.seed);
+      auto planned = planGraphs(fns, "model", o.seed, o.fuse);
       std::cout << (planned.ok() ? formatMemorySummary(memorySummary(planned->plan))
                                  : "memory plan: none (" +
                                        planned.status().message() + ")\n");
@@ -498,6 +525,8 @@ int cnncMain(int argc, char **argv) {
   co.cudaCapability = o.cudaCapability;
   co.externalWeights = o.externalWeights;
   co.seed = o.seed;
+  co.fuse = o.fuse;
+  co.schedule = o.schedule;
   co.name = o.name.empty() ? defaultModelName(o.output) : o.name;
   std::vector<Graph *> fns;
   for (auto &f : functions.empty() ? graphs : functions)

@@ -63,6 +63,9 @@ def main():
     ap.add_argument("--arm", metavar="CLASSIFY_C")
     ap.add_argument("--gpu", choices=["opencl", "cuda"])
     ap.add_argument("--perturb", type=float, default=0.0)
+    ap.add_argument("--cnnc-flag", action="append", default=[],
+                    help="an extra flag for the host compile (repeatable), "
+                         "e.g. --cnnc-flag=--schedule=adams2019")
     args = ap.parse_args()
 
     os.makedirs(args.tmp, exist_ok=True)
@@ -81,7 +84,7 @@ def main():
     ref = sess.run(None, {model.graph.input[0].name: x})[0].astype(np.float64)
 
     lib, ypath = os.path.join(args.tmp, "model.so"), os.path.join(args.tmp, "y.npy")
-    run(["cnnc", path, "-o", lib])
+    run(["cnnc", path, "-o", lib] + args.cnnc_flag)
     run(["cnnc-run", lib, "--input", xpath, "--output", ypath, "--quiet"])
     host = np.load(ypath) + np.float32(args.perturb)
     ok = compare(f"{args.model}: cnnc vs onnxruntime", host, ref)

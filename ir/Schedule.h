@@ -1,0 +1,101 @@
+//===- ir/Schedule.h - kernel schedules and the machine they are made for --===//
+//
+// The schedule pass (passes/Schedule.cpp) decides, per kernel (a node, or a
+// fused group's anchor), how its loops run on a CPU, from a model of the
+// machine, and writes the decision into the IR as the node's `schedule`
+// annotation (ir/OpDef.h), e.g.
+//
+//   %c1 = conv(...) {schedule = "vector=8 tile=4x3 parallel=rows"}
+//
+// Codegen and the op lowerings read it back with parseSchedule: the
+// default schedule of a kernel's results (vector width, whether the
+// outermost loop is parallel) and conv's register tile. Where a node has
+// none (a graph compiled without the pass, a JIT-evaluated node), they
+// make the same decision for the default machine. Plain C++: no Halide.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Graph.h"
+#include "ir/Support.h"
+
+#include <cstdint>
+#include <string>
+
+namespace cnnc {
+
+/// What the schedule pass knows of the target.
+struct MachineModel {
+  int vectorBits = 256;     ///< SIMD register width (AVX2: 256, NEON: 128)
+  int vectorRegisters = 16; ///< SIMD registers (AVX2: 16, AVX-512/NEON: 32)
+  int cores = 2;            ///< threads a kernel may use; 1: none parallel
+  /// Seconds of work below which a parallel loop costs more than it saves
+  /// (waking the thread pool, about 5-10 us here).
+  double parallelMinSeconds = 20e-6;
+  /// Sustained f32 FLOP/s of one core, to turn FLOPs into seconds.
+  double coreFlops = 50e9;
+  /// Element-wise bytes per second of one core (stores and loads).
+  double coreBytesPerSecond = 8e9;
+};
+
+/// The schedule of one kernel.
+struct KernelSchedule {
+  /// Vector width of the innermost loop, in elements (0: scalar).
+  int vector = 0;
+  /// The register tile: conv, filters x output rows (each row one vector of
+  /// output columns); conv_grad_weight, filters x channels (each with all
+  /// the taps of one kernel row); 0x0 for other ops.
+  int tileFilters = 0, tileRows = 0;
+  /// The parallel loop: "rows" (conv: tiles of output rows), "filters"
+  /// (conv: tiles of filters), "outer" (the outermost dimension with more
+  /// than one element) or "none".
+  std::string parallel = "outer";
+
+  std::string str() const;
+  bool operator==(const KernelSchedule &o) const {
+    return vector == o.vector && tileFilters == o.tileFilters &&
+           tileRows == o.tileRows && parallel == o.parallel;
+  }
+};
+
+/// Parses KernelSchedule::str()'s form: space-separated key=value with
+/// keys vector, tile (FxR) and parallel; errors name the bad part.
+Expected<KernelSchedule> parseSchedule(const std::string &text);
+
+/// The schedule the pass chooses for kernel \p anchor (a conv: its register
+/// tile by the FMA-throughput model of chooseConvTile, parallel over rows
+/// of tiles if there are several, else over filters; anything else: the
+/// natural vector width, parallel over the outermost dimension) on
+/// \p machine, made serial when its estimated time (FLOPs, else bytes
+/// moved) is below machine.parallelMinSeconds.
+KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &machine);
+
+/// The node's schedule annotation if it has one (an error if it does not
+/// parse), else chooseSchedule for the default MachineModel.
+Expected<KernelSchedule> scheduleOf(const Node &anchor);
+
+/// The register tile of a CPU conv with \p filters filters and output
+/// \p height rows, for \p registers vector registers: (filters, rows).
+/// mb * rb accumulators, the mb broadcast weights of one reduction step and
+/// one input vector must fit in the registers. Scored by FMAs per cycle: a
+/// step issues mb * rb FMAs (2 a cycle) and mb + rb loads (2 a cycle) and
+/// can not beat the FMA latency (about 5 cycles) on one accumulator;
+/// divided by the work wasted on recomputed filters and rows where the tile
+/// does not divide them. In a 1x1 conv each reduction step reads its input
+/// vectors from a new channel plane (no other tap reuses them), so they
+/// cost more than the weight broadcasts: its tile takes at most
+/// \p maxRows rows and more filters (5x2 instead of 2x5 ran about 2x
+/// faster on ResNet-50's 14x14 1x1 convs here).
+std::pair<int, int> chooseConvTile(int64_t filters, int64_t height,
+                                   int maxRows, int registers);
+
+/// The register tile of conv_grad_weight's CPU lowering for dw of
+/// \p filters x \p channels x ... x \p taps (the innermost kernel axis):
+/// (filters, channels) per tile, mb * cb * taps vector accumulators plus mb
+/// dy vectors and one x vector in the registers; scored like
+/// chooseConvTile (a step issues mb * cb * taps FMAs and mb + cb * taps
+/// loads).
+std::pair<int, int> chooseConvGradWeightTile(int64_t filters, int64_t channels,
+                                             int64_t taps, int registers);
+
+} // namespace cnnc

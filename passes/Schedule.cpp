@@ -1,0 +1,56 @@
+//===- passes/Schedule.cpp - choose each kernel's CPU schedule -------------===//
+//
+// For every kernel (a node alone, or a fused group, see passes/Fuse.cpp)
+// chooses its loop schedule for a CPU with ir/Schedule.h's model and writes
+// it on the kernel's anchor (a lone node, or the group's first node) as
+// the `schedule` annotation: the vector width, conv's register tile, and
+// which loop (if any) runs in parallel. Options describe the machine:
+//
+//   schedule{vector-bits=256,registers=16,cores=2}
+//
+// (the compiler passes its target's: AVX2 256 bits and 16 registers,
+// AVX-512 512 and 32, NEON 128 and 32; the cores of the compiling machine).
+// Codegen and conv's lowering read the annotation back; a node without one
+// gets the same choice for the default machine.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/OpDef.h"
+#include "ir/Schedule.h"
+#include "passes/PassManager.h"
+
+#include <set>
+
+namespace cnnc {
+
+Status runSchedule(Graph &g, DiagEngine &, const PassOptions &opts) {
+  MachineModel m;
+  CNNC_ASSIGN_OR_RETURN(int64_t bits, opts.getInt("vector-bits", m.vectorBits));
+  CNNC_ASSIGN_OR_RETURN(int64_t regs,
+                        opts.getInt("registers", m.vectorRegisters));
+  CNNC_ASSIGN_OR_RETURN(int64_t cores, opts.getInt("cores", m.cores));
+  if (bits < 64 || bits > 2048 || bits % 64)
+    return Status::error("schedule: vector-bits must be a multiple of 64 "
+                         "from 64 to 2048, got " + std::to_string(bits));
+  if (regs < 8 || regs > 256)
+    return Status::error("schedule: registers must be from 8 to 256, got " +
+                         std::to_string(regs));
+  if (cores < 1 || cores > 4096)
+    return Status::error("schedule: cores must be from 1 to 4096, got " +
+                         std::to_string(cores));
+  m.vectorBits = int(bits);
+  m.vectorRegisters = int(regs);
+  m.cores = int(cores);
+  std::set<int64_t> anchored;
+  for (Node *n : g.nodes()) {
+    n->attrs().erase(kScheduleAttr);
+    if (!n->def().lowerFn() || n->numResults() == 0)
+      continue;
+    if (n->hasAttr(kFusionGroupAttr) &&
+        !anchored.insert(n->attr(kFusionGroupAttr).getInt()).second)
+      continue; // not the group's first node
+    n->attrs()[kScheduleAttr] = Attribute(chooseSchedule(*n, m).str());
+  }
+  return Status::success();
+}
+
+} // namespace cnnc
