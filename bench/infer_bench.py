@@ -83,7 +83,7 @@ _CTX = ctypes.c_void_p
 
 
 class _Api(ctypes.Structure):
-    """The leading fields of cnnc_model_api (runtime/cnnc_runtime.h, ABI 2)."""
+    """The leading fields of cnnc_model_api (runtime/cnnc_runtime.h, ABI 2-4)."""
     _fields_ = [
         ("abi_version", ctypes.c_uint32),
         ("name", ctypes.c_char_p), ("target", ctypes.c_char_p),
@@ -110,7 +110,7 @@ def probe_cnnc(so, threads):
     lib = ctypes.CDLL(so)
     lib.cnnc_model_api.restype = ctypes.POINTER(_Api)
     api = lib.cnnc_model_api().contents
-    if api.abi_version != 2:
+    if api.abi_version not in (2, 3, 4):  # the leading fields read here are the same
         raise SystemExit(f"unexpected cnnc ABI {api.abi_version}")
     ctx = _CTX()
     if api.create(ctypes.byref(ctx)) != 0:

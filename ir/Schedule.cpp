@@ -44,10 +44,10 @@ Expected<KernelSchedule> parseSchedule(const std::string &text) {
           !s.tileRows)
         return bad("tile must be FILTERSxROWS, got '" + value + "'");
     } else if (key == "parallel") {
-      if (value != "rows" && value != "filters" && value != "outer" &&
-          value != "none")
-        return bad("parallel must be rows, filters, outer or none, got '" +
-                   value + "'");
+      if (value != "batch" && value != "rows" && value != "filters" &&
+          value != "outer" && value != "none")
+        return bad("parallel must be batch, rows, filters, outer or none, "
+                   "got '" + value + "'");
       s.parallel = value;
     } else {
       return bad("unknown key '" + key + "' (vector, tile, parallel)");
@@ -133,7 +133,9 @@ KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &m) {
                                    m.vectorRegisters);
     s.tileFilters = mb;
     s.tileRows = rb;
-    if (rows && (height + rb - 1) / rb > 1)
+    if (y.dim(0) > 1)
+      s.parallel = "batch"; // one task per image: no sync inside an image
+    else if (rows && (height + rb - 1) / rb > 1)
       s.parallel = "rows";
     else if (filters > mb)
       s.parallel = "filters";

@@ -46,7 +46,8 @@ struct KernelSchedule {
   /// output columns); conv_grad_weight, filters x channels (each with all
   /// the taps of one kernel row); 0x0 for other ops.
   int tileFilters = 0, tileRows = 0;
-  /// The parallel loop: "rows" (conv: tiles of output rows), "filters"
+  /// The parallel loop: "batch" (conv: the images), "rows" (conv: tiles
+  /// of output rows), "filters"
   /// (conv: tiles of filters), "outer" (the outermost dimension with more
   /// than one element) or "none".
   std::string parallel = "outer";
@@ -63,8 +64,9 @@ struct KernelSchedule {
 Expected<KernelSchedule> parseSchedule(const std::string &text);
 
 /// The schedule the pass chooses for kernel \p anchor (a conv: its register
-/// tile by the FMA-throughput model of chooseConvTile, parallel over rows
-/// of tiles if there are several, else over filters; anything else: the
+/// tile by the FMA-throughput model of chooseConvTile, parallel over the
+/// batch if it has several images, else over rows of tiles if there are
+/// several, else over filters; anything else: the
 /// natural vector width, parallel over the outermost dimension) on
 /// \p machine, made serial when its estimated time (FLOPs, else bytes
 /// moved) is below machine.parallelMinSeconds.

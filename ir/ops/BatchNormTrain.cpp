@@ -134,6 +134,9 @@ static Halide::Func channelSums(
     order.push_back(r[i]);
   part.vectorize(lane);
   part.update().reorder(order).vectorize(lane);
+  // One task per channel: the sums of a channel are independent.
+  if (x.dim(1) > 1)
+    part.update().parallel(c.outVars(1)[0]);
   Halide::Func sum = c.func(c.name() + "_" + what + "_sum");
   std::vector<Halide::Expr> chRev(ch.rbegin(), ch.rend());
   std::vector<Halide::Expr> totals(count, zero);

@@ -83,8 +83,9 @@ static int64_t convFlops(const Node &n) {
 /// up to a whole number of vectors: vectorized across it with no tail (the
 /// extra lanes are never copied out). On a GPU the channels and taps are
 /// summed inside; on a CPU acc is computed in register tiles (the node's
-/// schedule, see chooseConvTile in ir/Schedule.h), parallel over the tiles'
-/// rows (or filters) as the schedule says. Where a tap can leave x (padding, or the rounded-up
+/// schedule, see chooseConvTile in ir/Schedule.h), parallel over the
+/// images of the batch, the tiles' rows or the filters as the schedule
+/// says. Where a tap can leave x (padding, or the rounded-up
 /// lanes), x is first copied with zeros around it, so that every load is a
 /// dense vector rather than a guarded gather.
 static Status lowerConv(LowerCtx &c) {
@@ -205,7 +206,9 @@ static Status lowerConv(LowerCtx &c) {
       acc.reorder(ci, fi, co, fo);
     }
     acc.vectorize(ci).unroll(fi);
-    if (sched.parallel == "rows" && rows && (height + rb - 1) / rb > 1)
+    if (sched.parallel == "batch" && y.dim(0) > 1)
+      acc.parallel(vars[0]);
+    else if (sched.parallel == "rows" && rows && (height + rb - 1) / rb > 1)
       acc.parallel(ro);
     else if ((sched.parallel == "filters" || sched.parallel == "rows") &&
              filters > mb)
