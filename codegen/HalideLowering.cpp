@@ -279,6 +279,18 @@ struct LoweredNode {
 };
 } // namespace
 
+/// A Func that copies \p acc (vars in IR order): an output with update
+/// definitions is computed in a Halide-allocated Func and copied into the
+/// caller's buffer, because Halide 14 emits aligned vector loads where a
+/// vectorized update reads the output it writes, ignoring the output
+/// buffer's host alignment (the element size).
+static Halide::Func copyOf(const Halide::Func &acc,
+                           const std::vector<Halide::Var> &vars) {
+  Halide::Func out(acc.name() + "_copy");
+  LowerCtx::set(out, vars, LowerCtx::call(acc, Index(vars.begin(), vars.end())));
+  return out;
+}
+
 const std::vector<std::string> &autoSchedulerNames() {
   static const std::vector<std::string> names{"mullapudi2016", "adams2019",
                                               "li2018"};
@@ -340,14 +352,8 @@ autoSchedule(std::vector<std::unique_ptr<HalideLowerCtx>> &ctxs,
     auto [j, i] = it->second;
     Halide::Func out = ctxs[j]->outputs()[i];
     const std::vector<Halide::Var> &vars = ctxs[j]->vars()[i];
-    if (out.has_update_definition()) {
-      // As in the manual schedule: a reduction is not computed in the
-      // caller's buffer (Halide 14's aligned vector loads).
-      Halide::Func acc = out;
-      out = Halide::Func(acc.name() + "_copy");
-      LowerCtx::set(out, vars,
-                    LowerCtx::call(acc, Index(vars.begin(), vars.end())));
-    }
+    if (out.has_update_definition())
+      out = copyOf(out, vars); // as in the manual schedule
     outs.push_back(out);
   }
   std::map<std::string, Halide::Internal::Function> env;
@@ -516,16 +522,9 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
     if (gpu) {
       out.compute_root();
     } else if (out.has_update_definition() && updateLanes(t, target)) {
-      // Halide 14 emits aligned vector loads where a vectorized update
-      // reads the output it writes, ignoring the output buffer's host
-      // alignment (the element size): a caller's element-aligned buffer
-      // then faults. The reduction runs in a Halide-allocated Func instead,
-      // copied out.
-      Halide::Func acc = out;
-      scheduleDefault(acc, vars, t, target, inPlace, parallel);
-      out = Halide::Func(acc.name() + "_copy");
-      LowerCtx::set(out, vars,
-                    LowerCtx::call(acc, Index(vars.begin(), vars.end())));
+      // The reduction runs in a Halide-allocated Func, copied out (copyOf).
+      scheduleDefault(out, vars, t, target, inPlace, parallel);
+      out = copyOf(out, vars);
       scheduleDefault(out, vars, t, target, inPlace, parallel);
     } else {
       scheduleDefault(out, vars, t, target, inPlace, parallel);

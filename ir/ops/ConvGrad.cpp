@@ -58,6 +58,20 @@ static int64_t convGradFlops(const Node &n, const TensorType &dy,
   return 2 * dy.numElements() * (w.numElements() / w.dim(0));
 }
 
+/// dw at the output index: the sum of acc's \p lanes partial sums there
+/// (acc's last axis; conv_grad_weight's lowerings).
+static Halide::Expr sumOfLanes(LowerCtx &c, const Halide::Func &acc,
+                               int lanes) {
+  Index li = outIndex(c);
+  li.push_back(0);
+  Halide::Expr sum = callAt(acc, li);
+  for (int l = 1; l < lanes; ++l) {
+    li.back() = l;
+    sum = sum + callAt(acc, li);
+  }
+  return sum;
+}
+
 namespace {
 /// One phase of conv_grad_data seen as a forward conv over the outer
 /// context's dy and w (see lowerConvGradDataAsConv): operand 0 is dy
@@ -459,15 +473,7 @@ static Status lowerConvGradWeightTiled(LowerCtx &c, const ConvGeometry &g,
       .unroll(vars[3])
       .unroll(vars[1])
       .unroll(vars[0]);
-  Index out = outIndex(c);
-  Index li = out;
-  li.push_back(0);
-  Halide::Expr sum = callAt(acc, li);
-  for (int l = 1; l < lanes; ++l) {
-    li.back() = l;
-    sum = sum + callAt(acc, li);
-  }
-  c.define(0, sum);
+  c.define(0, sumOfLanes(c, acc, lanes));
   return Status::success();
 }
 
@@ -544,15 +550,7 @@ static Status lowerConvGradWeight(LowerCtx &c) {
     if (w.dim(0) > 1)
       acc.update().parallel(vars[0]);
   }
-  Index out = outIndex(c);
-  Index li = out;
-  li.push_back(0);
-  Halide::Expr sum = callAt(acc, li);
-  for (int l = 1; l < lanes; ++l) {
-    li.back() = l;
-    sum = sum + callAt(acc, li);
-  }
-  c.define(0, sum);
+  c.define(0, sumOfLanes(c, acc, lanes));
   return Status::success();
 }
 
