@@ -206,7 +206,8 @@ static Status halideRuntimeObject(const Halide::Target &target,
   return Status::success();
 }
 
-std::string machineOptions(const Halide::Target &t) {
+std::string machineOptions(const Halide::Target &t,
+                           const std::string &convLayout) {
   int bits = t.natural_vector_size(Halide::Float(32)) * 32;
   int registers = t.arch == Halide::Target::X86 &&
                           !t.has_feature(Halide::Target::AVX512)
@@ -215,7 +216,8 @@ std::string machineOptions(const Halide::Target &t) {
   int cores = std::max(1u, std::thread::hardware_concurrency());
   return "vector-bits=" + std::to_string(bits) +
          ",registers=" + std::to_string(registers) +
-         ",cores=" + std::to_string(cores);
+         ",cores=" + std::to_string(cores) +
+         (convLayout == "auto" ? "" : ",conv-layout=" + convLayout);
 }
 
 std::string preparePipeline(bool inferenceOnly, bool fuse,
@@ -331,6 +333,11 @@ Status compileModel(const std::vector<Graph *> &fns,
   CNNC_ASSIGN_OR_RETURN(Halide::Target target,
                         resolveTarget(opts, usesDoubles(fns)));
   bool autoSched = opts.schedule != "manual";
+  if (opts.convLayout != "auto" &&
+      (autoSched || target.has_gpu_feature()))
+    return Status::error("--conv-layout=" + opts.convLayout +
+                         ": conv layouts are the schedule pass's, for CPU "
+                         "targets with --schedule=manual");
   if (autoSched) {
     const auto &names = autoSchedulerNames();
     if (std::find(names.begin(), names.end(), opts.schedule) == names.end()) {
@@ -364,7 +371,7 @@ Status compileModel(const std::vector<Graph *> &fns,
                              opts.fuse,
                              target.has_gpu_feature() || autoSched
                                  ? ""
-                                 : machineOptions(target));
+                                 : machineOptions(target, opts.convLayout));
     if (!st.ok())
       return fns.size() > 1 ? Status::error("function @" + f->name() + ": " +
                                             st.message())

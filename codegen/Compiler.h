@@ -42,6 +42,10 @@ struct CompileOptions {
   /// or a Halide autoscheduler (autoSchedulerNames(): mullapudi2016,
   /// adams2019, li2018) for every kernel; CPU targets only.
   std::string schedule = "manual";
+  /// --conv-layout: the schedule pass's conv-layout option ("auto": its
+  /// cost model chooses per conv; "nchw" or "nchwc" for every conv that
+  /// can take it).
+  std::string convLayout = "auto";
 };
 
 /// Compiles \p g (verified, shapes inferable) into a library and header.
@@ -83,8 +87,9 @@ std::string preparePipeline(bool inferenceOnly, bool fuse,
                             const std::string &machine);
 /// The schedule pass's machine options for \p t: its f32 vector width in
 /// bits, its vector registers (x86 without AVX-512: 16, else 32) and the
-/// cores of this machine.
-std::string machineOptions(const Halide::Target &t);
+/// cores of this machine; and \p convLayout unless it is "auto".
+std::string machineOptions(const Halide::Target &t,
+                           const std::string &convLayout = "auto");
 
 /// True if \p s is a valid C identifier (for --name).
 bool isCIdentifier(const std::string &s);

@@ -36,15 +36,26 @@ struct MachineModel {
   double coreFlops = 50e9;
   /// Element-wise bytes per second of one core (stores and loads).
   double coreBytesPerSecond = 8e9;
+  /// Data cache per core, in bytes (L1 and L2; x86 here: 32 KiB, 512 KiB).
+  int64_t l1Bytes = 32 * 1024, l2Bytes = 512 * 1024;
+  /// Conv layouts the pass may choose: "auto" (by the cost model of
+  /// chooseConvLayout), or "nchw" / "nchwc" for every conv that can.
+  std::string convLayout = "auto";
 };
 
 /// The schedule of one kernel.
 struct KernelSchedule {
   /// Vector width of the innermost loop, in elements (0: scalar).
   int vector = 0;
-  /// The register tile: conv, filters x output rows (each row one vector of
-  /// output columns); conv_grad_weight, filters x channels (each with all
-  /// the taps of one kernel row); 0x0 for other ops.
+  /// How a conv lays out its sums: "nchw" (vectorized across output
+  /// columns) or "nchwc" (vectorized across filters: the sums in blocks of
+  /// filters, channel-blocked weights, x read as broadcast scalars; see
+  /// chooseConvLayout). Empty for other ops.
+  std::string layout;
+  /// The register tile: conv in nchw, filters x output rows (each row one
+  /// vector of output columns); conv in nchwc, vectors of filters x output
+  /// columns; conv_grad_weight, filters x channels (each with all the taps
+  /// of one kernel row); 0x0 for other ops.
   int tileFilters = 0, tileRows = 0;
   /// The parallel loop: "batch" (conv: the images), "rows" (conv: tiles
   /// of output rows), "filters"
@@ -54,13 +65,15 @@ struct KernelSchedule {
 
   std::string str() const;
   bool operator==(const KernelSchedule &o) const {
-    return vector == o.vector && tileFilters == o.tileFilters &&
+    return vector == o.vector && layout == o.layout &&
+           tileFilters == o.tileFilters &&
            tileRows == o.tileRows && parallel == o.parallel;
   }
 };
 
 /// Parses KernelSchedule::str()'s form: space-separated key=value with
-/// keys vector, tile (FxR) and parallel; errors name the bad part.
+/// keys vector, layout (nchw, nchwc), tile (FxR) and parallel; errors name
+/// the bad part.
 Expected<KernelSchedule> parseSchedule(const std::string &text);
 
 /// The schedule the pass chooses for kernel \p anchor (a conv: its register
@@ -90,6 +103,26 @@ Expected<KernelSchedule> scheduleOf(const Node &anchor);
 /// faster on ResNet-50's 14x14 1x1 convs here).
 std::pair<int, int> chooseConvTile(int64_t filters, int64_t height,
                                    int maxRows, int registers);
+
+/// A conv's layout and register tile for \p lanes lanes on \p m: the nchw
+/// tile of chooseConvTile against the nchwc tile of mv vectors of filters x
+/// pb output columns (mv * pb accumulators, mv weight vectors and one
+/// broadcast in the registers; a step issues mv * pb FMAs and mv + pb
+/// loads). Both are scored in useful FMA lanes per cycle: nchw wastes the
+/// lanes its last vector of columns runs past the row, and a strided or
+/// 1x1 conv costs it more (a deinterleaved copy of x; each step's vectors
+/// from a new channel plane); nchwc wastes the filters its last block runs
+/// past M. nchwc needs one group (x is broadcast to all the filters), at
+/// least 256 terms in each output's sum (channels x taps) and more than 64
+/// output positions per image (below either nchw measured faster), and a
+/// block's weights (read again for every tile) in half of L2. m.convLayout "nchw" or "nchwc" forces one where
+/// the conv can take it (nchwc: one group).
+struct ConvLayoutChoice {
+  std::string layout;
+  int tileFilters = 1, tileRows = 1;
+};
+ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
+                                  const MachineModel &m);
 
 /// The register tile of conv_grad_weight's CPU lowering for dw of
 /// \p filters x \p channels x ... x \p taps (the innermost kernel axis):

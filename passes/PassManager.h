@@ -23,6 +23,11 @@ struct PassOptions {
   std::map<std::string, std::string> values;
   /// The option \p key as an integer, or \p dflt when absent.
   Expected<int64_t> getInt(const std::string &key, int64_t dflt) const;
+  /// The option \p key as text, or \p dflt when absent.
+  std::string getString(const std::string &key, const std::string &dflt) const {
+    auto it = values.find(key);
+    return it == values.end() ? dflt : it->second;
+  }
 };
 
 /// A pass reports user-facing problems through the DiagEngine and returns a

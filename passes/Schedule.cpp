@@ -6,8 +6,10 @@
 // the `schedule` annotation: the vector width, conv's register tile, and
 // which loop (if any) runs in parallel. Options describe the machine:
 //
-//   schedule{vector-bits=256,registers=16,cores=2}
+//   schedule{vector-bits=256,registers=16,cores=2,conv-layout=auto}
 //
+// conv-layout (auto, nchw or nchwc) forces every conv that can take it
+// into one layout; auto chooses per conv (chooseConvLayout).
 // (the compiler passes its target's: AVX2 256 bits and 16 registers,
 // AVX-512 512 and 32, NEON 128 and 32; the cores of the compiling machine).
 // Codegen and conv's lowering read the annotation back; a node without one
@@ -28,6 +30,11 @@ Status runSchedule(Graph &g, DiagEngine &, const PassOptions &opts) {
   CNNC_ASSIGN_OR_RETURN(int64_t regs,
                         opts.getInt("registers", m.vectorRegisters));
   CNNC_ASSIGN_OR_RETURN(int64_t cores, opts.getInt("cores", m.cores));
+  std::string layout = opts.getString("conv-layout", m.convLayout);
+  if (layout != "auto" && layout != "nchw" && layout != "nchwc")
+    return Status::error("schedule: conv-layout must be auto, nchw or nchwc, "
+                         "got '" + layout + "'");
+  m.convLayout = layout;
   if (bits < 64 || bits > 2048 || bits % 64)
     return Status::error("schedule: vector-bits must be a multiple of 64 "
                          "from 64 to 2048, got " + std::to_string(bits));

@@ -75,6 +75,105 @@ static int64_t convFlops(const Node &n) {
   return flops;
 }
 
+/// The nchwc form of a CPU conv of one group (schedule layout=nchwc): the
+/// sums in `acc`, laid out [n, filter block, spatial..., filter in block]
+/// with blocks of `block` = tileFilters vectors of filters, computed in
+/// register tiles of a block x tileRows output columns. Each reduction step
+/// (a channel and a tap) loads tileFilters weight vectors from `w_blocked`
+/// (w copied once per run into the same blocks, filters innermost, zero
+/// past the last filter) and broadcasts one x scalar per column: no lane is
+/// wasted on a row's end, and a strided conv reads x in place. y reads acc
+/// back across the blocks. \p xv is x at (vars[0], r[0] the channel, the
+/// taps r[1...] of vars[2...]).
+static void lowerConvFilterVectors(LowerCtx &c, const KernelSchedule &sched,
+                                   const std::vector<Halide::Var> &vars,
+                                   const Halide::RDom &r,
+                                   const Halide::Expr &xv) {
+  const TensorType &x = c.inType(0), &w = c.inType(1), &y = c.outType();
+  const std::string &name = c.name();
+  const size_t spatial = size_t(y.rank() - 2);
+  const int lanes = sched.vector, mv = sched.tileFilters, block = lanes * mv;
+  const int64_t filters = y.dim(1), width = y.dim(y.rank() - 1);
+  // Tiles that run past the row's end are shifted inwards (they recompute
+  // columns of the tile before): the row must hold one.
+  const int pb = int(std::min<int64_t>(sched.tileRows, width));
+  Halide::Expr zero = Halide::Internal::make_zero(LowerCtx::halideType(x.dtype()));
+  Halide::Var mo(name + "_mo"), mi(name + "_mi");
+  Halide::Expr filter = mo * block + mi,
+               clamped = Halide::min(filter, int(filters - 1));
+  // w_blocked[mo, c, k..., mi] = w[mo * block + mi, c, k...], 0 past M.
+  std::vector<Halide::Var> wvars{mo};
+  Index wsrc{clamped};
+  for (int64_t d = 1; d < w.rank(); ++d) {
+    wvars.emplace_back(name + "_w" + std::to_string(d));
+    wsrc.push_back(wvars.back());
+  }
+  wvars.push_back(mi);
+  Halide::Func wb = c.func(name + "_w_blocked");
+  LowerCtx::set(wb, wvars,
+                Halide::select(filter < int(filters), c.in(1, wsrc), zero));
+  wb.compute_root().bound(mi, 0, block).vectorize(mi, lanes);
+  // acc and its register tile over [n, mo, spatial..., mi].
+  std::vector<Halide::Var> avars{vars[0], mo};
+  for (size_t i = 0; i < spatial; ++i)
+    avars.push_back(vars[2 + i]);
+  avars.push_back(mi);
+  Index at(avars.begin(), avars.end()), wi{mo};
+  for (int i = 0; i < r.dimensions(); ++i)
+    wi.push_back(r[i]);
+  wi.push_back(mi);
+  Halide::Func tile = c.func(name + "_tile"), acc = c.func(name + "_acc");
+  LowerCtx::set(tile, avars, c.numInputs() > 2 ? c.in(2, {clamped}) : zero);
+  updateAt(tile, at, callAt(tile, at) + xv * callAt(wb, wi));
+  LowerCtx::set(acc, avars, callAt(tile, at));
+  const Halide::Var &col = vars.back();
+  Halide::Var co(name + "_co"), ci(name + "_ci"), mio(name + "_mio"),
+      miv(name + "_miv");
+  acc.compute_root().bound(mi, 0, block);
+  acc.split(col, co, ci, pb).split(mi, mio, miv, lanes);
+  // The outer loops: the parallel one outermost (after the batch); else
+  // the filter blocks outside the rows where the weights outweigh x, so
+  // the bigger of the two is read once.
+  std::vector<Halide::VarOrRVar> order{miv, mio, ci, co};
+  std::vector<Halide::VarOrRVar> rows;
+  for (size_t i = spatial - 1; i-- > 0;)
+    rows.push_back(vars[2 + i]);
+  bool filtersOuter =
+      sched.parallel == "filters" ||
+      (sched.parallel != "rows" && w.numBytes() > x.numBytes() / x.dim(0));
+  if (filtersOuter) {
+    order.insert(order.end(), rows.begin(), rows.end());
+    order.push_back(mo);
+  } else {
+    order.push_back(mo);
+    order.insert(order.end(), rows.begin(), rows.end());
+  }
+  order.push_back(vars[0]);
+  acc.reorder(order).vectorize(miv).unroll(mio).unroll(ci);
+  if (sched.parallel == "batch" && y.dim(0) > 1)
+    acc.parallel(vars[0]);
+  else if (sched.parallel == "filters" && filters > block)
+    acc.parallel(mo);
+  else if (sched.parallel == "rows" && spatial >= 2 && y.dim(2) > 1)
+    acc.parallel(vars[2]);
+  tile.compute_at(acc, co);
+  tile.split(mi, mio, miv, lanes).vectorize(miv).unroll(mio).unroll(col);
+  std::vector<Halide::VarOrRVar> torder{miv, mio, col};
+  for (int i = r.dimensions() - 1; i >= 0; --i)
+    torder.push_back(r[i]);
+  tile.update()
+      .split(mi, mio, miv, lanes)
+      .reorder(torder)
+      .vectorize(miv)
+      .unroll(mio)
+      .unroll(col);
+  Index out = outIndex(c), ai{out[0], out[1] / block};
+  for (size_t i = 0; i < spatial; ++i)
+    ai.push_back(out[2 + i]);
+  ai.push_back(out[1] % block);
+  c.define(0, callAt(acc, ai));
+}
+
 /// y[n, m, o...] = b[m] + sum over c < C/group and k... of
 ///   x[n, g * C/group + c, o * stride - pad_begin + k * dilation] * w[m, c, k...]
 /// with g = m / (M / group) and x zero outside its bounds.
@@ -105,9 +204,17 @@ static Status lowerConv(LowerCtx &c) {
     return Status::error("schedule '" + sched.str() +
                          "' gives no vector width or register tile for a conv");
   const int lanes = !c.cpuSchedule() ? 1 : sched.vector;
+  const bool nchwc = c.cpuSchedule() && sched.layout == "nchwc";
+  if (nchwc && group != 1)
+    return Status::error("schedule '" + sched.str() +
+                         "': layout nchwc needs a conv of one group, this one "
+                         "has " + std::to_string(group));
   int64_t width = y.dim(y.rank() - 1);
-  // On a GPU each thread computes one output: nothing is rounded up.
-  int64_t padded = !c.cpuSchedule() ? width : (width + lanes - 1) / lanes * lanes;
+  // On a GPU each thread computes one output, and nchwc vectorizes across
+  // filters: nothing is rounded up.
+  int64_t padded = !c.cpuSchedule() || nchwc
+                       ? width
+                       : (width + lanes - 1) / lanes * lanes;
   std::vector<int64_t> extents{cPerGroup};
   for (size_t i = 0; i < spatial; ++i)
     extents.push_back(w.dim(int64_t(2 + i)));
@@ -135,7 +242,7 @@ static Status lowerConv(LowerCtx &c) {
   Halide::Expr zero = Halide::Internal::make_zero(t);
   Halide::Expr xv;
   int64_t stride = geo->strides[spatial - 1];
-  if (c.cpuSchedule() && stride > 1) {
+  if (c.cpuSchedule() && stride > 1 && !nchwc) {
     // A strided conv on a CPU reads x deinterleaved: xs(..., phase, j) =
     // x(..., j * stride + phase), zero outside x, so that the tap at
     // column o * stride + k (k = kx * dilation - pad_begin) is a dense
@@ -169,6 +276,10 @@ static Status lowerConv(LowerCtx &c) {
     xv = callAt(xp, xi);
   } else {
     xv = c.in(0, xi);
+  }
+  if (nchwc) {
+    lowerConvFilterVectors(c, sched, vars, r, xv);
+    return Status::success();
   }
   Halide::Func acc = c.func(name + "_acc");
   Halide::Expr bias = c.numInputs() > 2 ? c.in(2, {m}) : zero;

@@ -40,6 +40,7 @@ struct CnncOptions {
   std::string paramsFile;            // --params: initial values
   bool fuse = true;                  // --fuse=off: one kernel per node
   std::string schedule = "manual";   // --schedule
+  std::string convLayout = "auto";   // --conv-layout
 };
 } // namespace
 
@@ -116,7 +117,14 @@ static void printHelp() {
          "                   adams2019, li2018: Halide's autoscheduler of "
          "that name\n"
          "                   schedules every kernel instead (CPU targets "
-         "only)\n\n"
+         "only)\n"
+         "  --conv-layout=<l> auto (default): the schedule pass chooses "
+         "each conv's\n"
+         "                   layout by its cost model; nchw: vectorized "
+         "across output\n"
+         "                   columns; nchwc: across filters, in blocks "
+         "(convs of one\n"
+         "                   group); CPU targets with --schedule=manual\n\n"
          "TRAINING:\n"
          "  --train          also compile the training functions: eval, "
          "train_step,\n"
@@ -270,6 +278,13 @@ static bool parseArgs(int argc, char **argv, CnncOptions &o) {
       if (!value("--schedule", v))
         return false;
       o.schedule = v;
+    } else if (isFlag("--conv-layout")) {
+      if (!value("--conv-layout", v))
+        return false;
+      if (v != "auto" && v != "nchw" && v != "nchwc")
+        return argError("--conv-layout expects auto, nchw or nchwc, got '" +
+                        v + "'");
+      o.convLayout = v;
     } else if (a == "--train") {
       o.train = true;
     } else if (isFlag("--optimizer")) {
@@ -527,6 +542,7 @@ int cnncMain(int argc, char **argv) {
   co.seed = o.seed;
   co.fuse = o.fuse;
   co.schedule = o.schedule;
+  co.convLayout = o.convLayout;
   co.name = o.name.empty() ? defaultModelName(o.output) : o.name;
   std::vector<Graph *> fns;
   for (auto &f : functions.empty() ? graphs : functions)
