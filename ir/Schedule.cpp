@@ -14,6 +14,8 @@ std::string KernelSchedule::str() const {
     s += " layout=" + layout;
   if (tileFilters)
     s += " tile=" + std::to_string(tileFilters) + "x" + std::to_string(tileRows);
+  if (chunk)
+    s += " chunk=" + std::to_string(chunk);
   return s + " parallel=" + parallel;
 }
 
@@ -49,6 +51,10 @@ Expected<KernelSchedule> parseSchedule(const std::string &text) {
           !number(value.substr(x + 1), s.tileRows) || !s.tileFilters ||
           !s.tileRows)
         return bad("tile must be FILTERSxROWS, got '" + value + "'");
+    } else if (key == "chunk") {
+      if (!number(value, s.chunk) || !s.chunk)
+        return bad("chunk must be a positive number of channels, got '" +
+                   value + "'");
     } else if (key == "parallel") {
       if (value != "batch" && value != "rows" && value != "filters" &&
           value != "outer" && value != "none")
@@ -56,7 +62,7 @@ Expected<KernelSchedule> parseSchedule(const std::string &text) {
                    "got '" + value + "'");
       s.parallel = value;
     } else {
-      return bad("unknown key '" + key + "' (vector, layout, tile, parallel)");
+      return bad("unknown key '" + key + "' (vector, layout, tile, chunk, parallel)");
     }
   }
   return s;
@@ -156,6 +162,17 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
   return bestC > scoreN ? nchwc : nchw;
 }
 
+int chooseConvChunk(int64_t channels, int64_t bytesPerChannel,
+                    const MachineModel &m) {
+  if (channels * bytesPerChannel * 2 <= m.l2Bytes)
+    return 0;
+  int64_t chunk = 0;
+  for (int64_t d = 1; d < channels; ++d)
+    if (channels % d == 0 && d * bytesPerChannel * 8 <= m.l2Bytes)
+      chunk = d;
+  return int(chunk);
+}
+
 std::pair<int, int> chooseConvGradWeightTile(int64_t filters, int64_t channels,
                                              int64_t taps, int registers) {
   std::pair<int, int> best{1, 1};
@@ -206,6 +223,24 @@ KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &m) {
     s.layout = l.layout;
     s.tileFilters = l.tileFilters;
     s.tileRows = l.tileRows;
+    if (l.layout == "nchw" && anchor.attrInt("group") == 1) {
+      // x read by one row of tiles: its input rows, all their columns.
+      const TensorType &x = anchor.operand(0)->type(),
+                       &w = anchor.operand(1)->type();
+      auto attrAt = [&](const char *a, size_t i, int64_t dflt) {
+        const std::vector<int64_t> &v = anchor.attrInts(a);
+        return v.empty() ? dflt : v[i];
+      };
+      size_t last = size_t(y.rank() - 3);
+      int64_t rowsIn = 1, colsIn = x.dim(x.rank() - 1) +
+                                   attrAt("pads", last, 0) +
+                                   attrAt("pads", 2 * last + 1, 0);
+      if (rows)
+        rowsIn = (l.tileRows - 1) * attrAt("strides", last - 1, 1) +
+                 (w.dim(w.rank() - 2) - 1) * attrAt("dilations", last - 1, 1) + 1;
+      s.chunk = chooseConvChunk(w.dim(1), rowsIn * colsIn * elementBits(y) / 8,
+                                m);
+    }
     // Filters in one parallel task: nchw's tile, nchwc's vectors.
     int64_t perTask = l.layout == "nchwc" ? int64_t(l.tileFilters) * s.vector
                                           : l.tileFilters;

@@ -57,6 +57,9 @@ struct KernelSchedule {
   /// columns; conv_grad_weight, filters x channels (each with all the taps
   /// of one kernel row); 0x0 for other ops.
   int tileFilters = 0, tileRows = 0;
+  /// nchw conv: channels summed per pass over the output (cache blocking
+  /// of the reduction, chooseConvChunk); 0: all in one pass.
+  int chunk = 0;
   /// The parallel loop: "batch" (conv: the images), "rows" (conv: tiles
   /// of output rows), "filters"
   /// (conv: tiles of filters), "outer" (the outermost dimension with more
@@ -66,14 +69,14 @@ struct KernelSchedule {
   std::string str() const;
   bool operator==(const KernelSchedule &o) const {
     return vector == o.vector && layout == o.layout &&
-           tileFilters == o.tileFilters &&
+           tileFilters == o.tileFilters && chunk == o.chunk &&
            tileRows == o.tileRows && parallel == o.parallel;
   }
 };
 
 /// Parses KernelSchedule::str()'s form: space-separated key=value with
-/// keys vector, layout (nchw, nchwc), tile (FxR) and parallel; errors name
-/// the bad part.
+/// keys vector, layout (nchw, nchwc), tile (FxR), chunk and parallel;
+/// errors name the bad part.
 Expected<KernelSchedule> parseSchedule(const std::string &text);
 
 /// The schedule the pass chooses for kernel \p anchor (a conv: its register
@@ -123,6 +126,16 @@ struct ConvLayoutChoice {
 };
 ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
                                   const MachineModel &m);
+
+/// The channels an nchw conv of one group sums per pass over its output,
+/// when a row of tiles reads \p bytesPerChannel of x per channel (the
+/// tile's input rows, all their columns): 0 (all in one pass) while the
+/// \p channels channels' rows fit in half of L2; else the largest divisor
+/// of the channels whose rows fit in an eighth of L2, so that the rows of
+/// one chunk stay in L2 while every filter tile passes over them (VGG-11's
+/// 512-channel 28x28 conv reads 393 KB of x rows per row of tiles).
+int chooseConvChunk(int64_t channels, int64_t bytesPerChannel,
+                    const MachineModel &m);
 
 /// The register tile of conv_grad_weight's CPU lowering for dw of
 /// \p filters x \p channels x ... x \p taps (the innermost kernel axis):

@@ -5,6 +5,7 @@
 #include "ir/Schedule.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 namespace cnnc::ops {
@@ -228,7 +229,16 @@ static Status lowerConv(LowerCtx &c) {
   Halide::Expr channel =
       group == 1 ? Halide::Expr(r[0]) : (m / int(mPerGroup)) * int(cPerGroup) + r[0];
   Index xi{at[0], channel}, wi{m, r[0]};
-  bool guard = false; // may a tap leave x?
+  // nchw with channel chunks (schedule chunk=K): acc sums K channels per
+  // pass, an update that can not recompute tiles, so its partial tiles are
+  // rounded up: x is read through the zero-padded copy, and the weights
+  // and the bias with the filter clamped.
+  const int64_t chunk =
+      c.cpuSchedule() && !nchwc && group == 1 && sched.chunk > 0 &&
+              sched.chunk < cPerGroup && cPerGroup % sched.chunk == 0
+          ? sched.chunk
+          : 0;
+  bool guard = chunk > 0; // may a tap leave x?
   for (size_t i = 0; i < spatial; ++i) {
     int64_t in = x.dim(int64_t(2 + i)), k = w.dim(int64_t(2 + i));
     int64_t last = (i + 1 == spatial ? padded : y.dim(int64_t(2 + i))) - 1;
@@ -295,11 +305,51 @@ static Status lowerConv(LowerCtx &c) {
     // unrolled loops: mb * rb independent accumulators stay in registers,
     // each input vector load is shared by the mb filters and each
     // broadcast weight by the rb rows.
+    //
+    // With a chunk the tile sums over rt (the chunk's channels and the
+    // taps) and carries the chunk kc as its outermost dimension; acc is the
+    // bias plus an update adding the tiles of every chunk, its loop over
+    // the chunks just inside the rows: one chunk of x rows stays in L2
+    // while all the filters pass over it.
     Halide::Func tile = c.func(name + "_tile");
-    LowerCtx::set(tile, vars, bias);
-    updateAt(tile, at, callAt(tile, at) + xv * c.in(1, wi));
-    LowerCtx::set(acc, vars, callAt(tile, at));
+    std::vector<Halide::Var> tvars = vars;
+    Halide::RDom rt = r, rc;
+    Halide::Var kc(name + "_kc");
+    Halide::Expr wv = c.in(1, wi);
+    if (chunk) {
+      std::vector<int64_t> extents{chunk};
+      for (size_t i = 0; i < spatial; ++i)
+        extents.push_back(w.dim(int64_t(2 + i)));
+      rt = rdomOver(c, extents, "chunk");
+      rc = rdomOver(c, {cPerGroup / chunk}, "chunks");
+      Halide::Expr mc = Halide::min(m, int(y.dim(1) - 1));
+      std::map<std::string, Halide::Expr> subst{{r[0].name(), kc * int(chunk) + rt[0]}};
+      for (int i = 1; i < r.dimensions(); ++i)
+        subst[r[i].name()] = rt[i];
+      xv = Halide::Internal::substitute(subst, xv);
+      Index wc{mc, kc * int(chunk) + rt[0]};
+      for (int i = 1; i < rt.dimensions(); ++i)
+        wc.push_back(rt[i]);
+      wv = c.in(1, wc);
+      if (c.numInputs() > 2)
+        bias = c.in(2, {mc});
+      tvars.insert(tvars.begin(), kc);
+    }
+    Index tat(tvars.begin(), tvars.end());
+    LowerCtx::set(tile, tvars, chunk ? zero : bias);
+    updateAt(tile, tat, callAt(tile, tat) + xv * wv);
+    if (chunk) {
+      LowerCtx::set(acc, vars, bias);
+      Index tc{rc[0]};
+      tc.insert(tc.end(), at.begin(), at.end());
+      updateAt(acc, at, callAt(acc, at) + callAt(tile, tc));
+    } else {
+      LowerCtx::set(acc, vars, callAt(tile, at));
+    }
     acc.compute_root();
+    // The stage that computes the tiles: acc's definition, or with a chunk
+    // its update (the bias is stored first).
+    Halide::Stage st = chunk ? acc.update() : Halide::Stage(acc);
     int64_t filters = y.dim(1);
     bool rows = spatial >= 2;
     int64_t height = rows ? y.dim(y.rank() - 2) : 1;
@@ -308,30 +358,43 @@ static Status lowerConv(LowerCtx &c) {
     Halide::Var co(name + "_co"), ci(name + "_ci"), fo(name + "_fo"),
         fi(name + "_fi"), ro(name + "_ro"), ri(name + "_ri");
     acc.bound(col, 0, int(padded));
-    acc.split(col, co, ci, lanes).split(filter, fo, fi, mb);
+    if (chunk)
+      acc.vectorize(col, lanes);
+    st.split(col, co, ci, lanes).split(filter, fo, fi, mb);
+    std::vector<Halide::VarOrRVar> outer{ci, fi};
     if (rows) {
       const Halide::Var &row = vars[vars.size() - 2];
-      acc.split(row, ro, ri, rb).reorder(ci, fi, ri, co, fo, ro);
-      acc.unroll(ri);
-    } else {
-      acc.reorder(ci, fi, co, fo);
+      st.split(row, ro, ri, rb);
+      outer.push_back(ri);
     }
-    acc.vectorize(ci).unroll(fi);
-    if (sched.parallel == "batch" && y.dim(0) > 1)
-      acc.parallel(vars[0]);
-    else if (sched.parallel == "rows" && rows && (height + rb - 1) / rb > 1)
-      acc.parallel(ro);
-    else if ((sched.parallel == "filters" || sched.parallel == "rows") &&
-             filters > mb)
-      acc.parallel(fo);
+    outer.push_back(co);
+    outer.push_back(fo);
+    if (chunk)
+      outer.push_back(rc[0]);
+    if (rows)
+      outer.push_back(ro);
+    st.reorder(outer);
+    if (rows)
+      st.unroll(ri);
+    st.vectorize(ci).unroll(fi);
+    if (sched.parallel == "batch" && y.dim(0) > 1) {
+      st.parallel(vars[0]);
+      if (chunk)
+        acc.parallel(vars[0]);
+    } else if (sched.parallel == "rows" && rows && (height + rb - 1) / rb > 1) {
+      st.parallel(ro);
+    } else if ((sched.parallel == "filters" || sched.parallel == "rows") &&
+               filters > mb) {
+      st.parallel(fo);
+    }
     tile.compute_at(acc, co).vectorize(col, lanes).unroll(filter);
     std::vector<Halide::VarOrRVar> order{col, filter};
     if (rows) {
       tile.unroll(vars[vars.size() - 2]);
       order.push_back(vars[vars.size() - 2]);
     }
-    for (int i = r.dimensions() - 1; i >= 0; --i)
-      order.push_back(r[i]);
+    for (int i = rt.dimensions() - 1; i >= 0; --i)
+      order.push_back(rt[i]);
     tile.update().reorder(order).vectorize(col, lanes).unroll(filter);
     if (rows)
       tile.update().unroll(vars[vars.size() - 2]);

@@ -200,6 +200,14 @@ std::vector<Case> allCases() {
   cs.push_back(conv("nchwc_filter_vectors", {1, 32, 9, 9}, {32, 32, 3, 3},
                     {{"pads", ints({1, 1, 1, 1})}}));
   cs.back().step = 1e-2;
+  // nchw in channel chunks (chooseConvChunk): a row of 3x4 tiles reads
+  // 6 rows x 258 columns x 8 bytes of x per channel, 24 channels > half
+  // of L2, so chunks of 4 channels (f64: vector=4 tile=3x4 chunk=4; 24 x
+  // 9 taps < 256 terms keeps it nchw); 5 filters are not whole tiles of 3,
+  // so the clamped weights of the rounded-up last tile are covered.
+  cs.push_back(conv("nchw_channel_chunks", {1, 24, 4, 256}, {5, 24, 3, 3},
+                    {{"pads", ints({1, 1, 1, 1})}}));
+  cs.back().step = 1e-2;
   // Pooling.
   cs.push_back(pool("max_pool", "k2_s2", {1, 2, 4, 4},
                     {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}));
