@@ -251,8 +251,16 @@ static Status lowerConv(LowerCtx &c) {
   }
   Halide::Expr zero = Halide::Internal::make_zero(t);
   Halide::Expr xv;
+  // The copy of x a CPU conv reads (deinterleaved or zero-padded), if any,
+  // and its channel Var: computed at root, in parallel over the channels
+  // when the conv is parallel, or (a grouped conv) per tile of filters.
+  Halide::Func xcopy;
+  Halide::Var xcopyChannel;
   int64_t stride = geo->strides[spatial - 1];
-  if (c.cpuSchedule() && stride > 1 && !nchwc) {
+  // A grouped conv (its x copied per tile of filters, below) reads x at
+  // the stride directly: Halide loads a stride-2 vector as dense vectors
+  // and a shuffle.
+  if (c.cpuSchedule() && stride > 1 && !nchwc && group == 1) {
     // A strided conv on a CPU reads x deinterleaved: xs(..., phase, j) =
     // x(..., j * stride + phase), zero outside x, so that the tap at
     // column o * stride + k (k = kx * dilation - pad_begin) is a dense
@@ -268,6 +276,8 @@ static Status lowerConv(LowerCtx &c) {
     Halide::Func xs = c.func(name + "_x_deinterleaved");
     LowerCtx::set(xs, xv_, c.inOr(0, src, zero));
     xs.compute_root().vectorize(j, lanes);
+    xcopy = xs;
+    xcopyChannel = xv_[1];
     Index xsi(xi.begin(), xi.end() - 1);
     Halide::Expr k = r[int(spatial)] * int(geo->dilations[spatial - 1]) -
                      int(geo->padBegin[spatial - 1]);
@@ -281,12 +291,18 @@ static Status lowerConv(LowerCtx &c) {
     Halide::Func xp = c.func(name + "_x_padded");
     LowerCtx::set(xp, xv_, c.inOr(0, Index(xv_.begin(), xv_.end()), zero));
     xp.compute_root();
-    if (c.cpuSchedule())
+    if (c.cpuSchedule()) {
       xp.vectorize(xv_.back(), lanes);
+      xcopy = xp;
+      xcopyChannel = xv_[1];
+    }
     xv = callAt(xp, xi);
   } else {
     xv = c.in(0, xi);
   }
+  if (xcopy.defined() && sched.parallel != "none" && x.dim(1) > 1 &&
+      !(group > 1 && !nchwc))
+    xcopy.parallel(xcopyChannel);
   if (nchwc) {
     lowerConvFilterVectors(c, sched, vars, r, xv);
     return Status::success();
@@ -368,19 +384,31 @@ static Status lowerConv(LowerCtx &c) {
       outer.push_back(ri);
     }
     outer.push_back(co);
-    outer.push_back(fo);
+    // A grouped conv's filter tile reads only its groups' channels: the
+    // tiles of filters outermost, each with its own rows of x copied
+    // (computed at fo below; a depthwise conv's copy then stays in L2
+    // instead of a round trip of the whole padded x through memory).
+    bool grouped = group > 1 && !chunk;
+    if (!grouped)
+      outer.push_back(fo);
     if (chunk)
       outer.push_back(rc[0]);
     if (rows)
       outer.push_back(ro);
+    if (grouped)
+      outer.push_back(fo);
     st.reorder(outer);
     if (rows)
       st.unroll(ri);
     st.vectorize(ci).unroll(fi);
+    if (grouped && xcopy.defined())
+      xcopy.compute_at(acc, fo);
     if (sched.parallel == "batch" && y.dim(0) > 1) {
       st.parallel(vars[0]);
       if (chunk)
         acc.parallel(vars[0]);
+    } else if (grouped && sched.parallel != "none" && filters > mb) {
+      st.parallel(fo);
     } else if (sched.parallel == "rows" && rows && (height + rb - 1) / rb > 1) {
       st.parallel(ro);
     } else if ((sched.parallel == "filters" || sched.parallel == "rows") &&
