@@ -7,8 +7,24 @@
 
 namespace cnnc {
 
+std::string PassOptions::getString(const std::string &key,
+                                   const std::string &dflt) const {
+  read_.insert(key);
+  auto it = values.find(key);
+  return it == values.end() ? dflt : it->second;
+}
+
+std::string PassOptions::unread() const {
+  std::string names;
+  for (const auto &kv : values)
+    if (!read_.count(kv.first))
+      names += (names.empty() ? "'" : ", '") + kv.first + "'";
+  return names;
+}
+
 Expected<int64_t> PassOptions::getInt(const std::string &key,
                                       int64_t dflt) const {
+  read_.insert(key);
   auto it = values.find(key);
   if (it == values.end())
     return dflt;
@@ -109,6 +125,12 @@ bool PassManager::run(Graph &g, DiagEngine &diag) {
     }
     if (diag.hadError())
       return false;
+    std::string unknown = step.options.unread();
+    if (!unknown.empty()) {
+      diag.error(g.loc(), std::string(step.pass->name) + ": unknown option " +
+                              unknown);
+      return false;
+    }
     if (verifyEach_ && !verifyGraph(g, diag)) {
       diag.error(g.loc(), std::string("the graph is invalid after pass '") +
                               step.pass->name + "' (a compiler bug)");

@@ -2,7 +2,7 @@
 //
 // Passes are named in passes/Passes.def, and pipelines are text:
 //   infer-shapes,constant-fold,dce
-//   tile{size=32,order=nchw}
+//   fuse,schedule{vector-bits=256,cores=2}
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -13,21 +13,26 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace cnnc {
 
-/// Options of one pass in a pipeline, as text (`tile{size=32}`).
+/// Options of one pass in a pipeline, as text (`schedule{cores=1}`). A pass
+/// reads the options it knows through getInt/getString; the pass manager
+/// reports any option the pass did not read as unknown.
 struct PassOptions {
   std::map<std::string, std::string> values;
   /// The option \p key as an integer, or \p dflt when absent.
   Expected<int64_t> getInt(const std::string &key, int64_t dflt) const;
   /// The option \p key as text, or \p dflt when absent.
-  std::string getString(const std::string &key, const std::string &dflt) const {
-    auto it = values.find(key);
-    return it == values.end() ? dflt : it->second;
-  }
+  std::string getString(const std::string &key, const std::string &dflt) const;
+  /// The given options the pass never asked for ("" if none).
+  std::string unread() const;
+
+private:
+  mutable std::set<std::string> read_;
 };
 
 /// A pass reports user-facing problems through the DiagEngine and returns a
