@@ -329,6 +329,18 @@ static Expected<std::string> loadAutoScheduler(const std::string &name) {
   return halideName;
 }
 
+/// Which context and output compute \p v in a step (lowerGroup's map),
+/// or an error naming a value the step does not compute.
+static Expected<std::pair<size_t, size_t>>
+producerOf(const std::map<const Value *, std::pair<size_t, size_t>> &producedBy,
+           const Value *v) {
+  auto it = producedBy.find(v);
+  if (it == producedBy.end())
+    return Status::error("value '" + v->name() +
+                         "' is not computed by this step");
+  return it->second;
+}
+
 /// The pipeline of a lowered step scheduled by a Halide autoscheduler: the
 /// rules left their CPU schedules out (LowerCtx::autoScheduled), what they
 /// computed at root goes back to inlined (Mullapudi2016 refuses Funcs
@@ -345,11 +357,8 @@ autoSchedule(std::vector<std::unique_ptr<HalideLowerCtx>> &ctxs,
   CNNC_ASSIGN_OR_RETURN(std::string halideName, loadAutoScheduler(name));
   std::vector<Halide::Func> outs;
   for (const Value *v : outputs) {
-    auto it = producedBy.find(v);
-    if (it == producedBy.end())
-      return Status::error("value '" + v->name() +
-                           "' is not computed by this step");
-    auto [j, i] = it->second;
+    CNNC_ASSIGN_OR_RETURN(auto at, producerOf(producedBy, v));
+    auto [j, i] = at;
     Halide::Func out = ctxs[j]->outputs()[i];
     const std::vector<Halide::Var> &vars = ctxs[j]->vars()[i];
     if (out.has_update_definition())
@@ -508,11 +517,8 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
   }
   std::vector<Halide::Func> outs;
   for (const Value *v : outputs) {
-    auto it = producedBy.find(v);
-    if (it == producedBy.end())
-      return Status::error("value '" + v->name() +
-                           "' is not computed by this step");
-    auto [j, i] = it->second;
+    CNNC_ASSIGN_OR_RETURN(auto at, producerOf(producedBy, v));
+    auto [j, i] = at;
     const Node &node = *nodes[j];
     // A fused step never writes over an operand (ModelPlan.cpp).
     bool inPlace = single && !node.def().inPlaceOperands().empty();

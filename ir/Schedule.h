@@ -24,6 +24,14 @@
 
 namespace cnnc {
 
+/// The values of the conv-layout choice (MachineModel::convLayout, the
+/// schedule pass's conv-layout option, cnnc --conv-layout), as error
+/// messages list them, and whether \p s is one.
+constexpr const char *kConvLayoutChoices = "auto, nchw or nchwc";
+inline bool isConvLayoutChoice(const std::string &s) {
+  return s == "auto" || s == "nchw" || s == "nchwc";
+}
+
 /// What the schedule pass knows of the target.
 struct MachineModel {
   int vectorBits = 256;     ///< SIMD register width (AVX2: 256, NEON: 128)

@@ -31,9 +31,9 @@ Status runSchedule(Graph &g, DiagEngine &, const PassOptions &opts) {
                         opts.getInt("registers", m.vectorRegisters));
   CNNC_ASSIGN_OR_RETURN(int64_t cores, opts.getInt("cores", m.cores));
   std::string layout = opts.getString("conv-layout", m.convLayout);
-  if (layout != "auto" && layout != "nchw" && layout != "nchwc")
-    return Status::error("schedule: conv-layout must be auto, nchw or nchwc, "
-                         "got '" + layout + "'");
+  if (!isConvLayoutChoice(layout))
+    return Status::error(std::string("schedule: conv-layout must be ") +
+                         kConvLayoutChoices + ", got '" + layout + "'");
   m.convLayout = layout;
   if (bits < 64 || bits > 2048 || bits % 64)
     return Status::error("schedule: vector-bits must be a multiple of 64 "

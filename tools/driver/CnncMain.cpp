@@ -7,6 +7,7 @@
 #include "frontend/onnx/OnnxImporter.h"
 #include "ir/Lexer.h"
 #include "ir/OpDef.h"
+#include "ir/Schedule.h"
 #include "ir/TextIR.h"
 #include "ir/Verifier.h"
 #include "codegen/Link.h"
@@ -281,9 +282,9 @@ static bool parseArgs(int argc, char **argv, CnncOptions &o) {
     } else if (isFlag("--conv-layout")) {
       if (!value("--conv-layout", v))
         return false;
-      if (v != "auto" && v != "nchw" && v != "nchwc")
-        return argError("--conv-layout expects auto, nchw or nchwc, got '" +
-                        v + "'");
+      if (!isConvLayoutChoice(v))
+        return argError(std::string("--conv-layout expects ") +
+                        kConvLayoutChoices + ", got '" + v + "'");
       o.convLayout = v;
     } else if (a == "--train") {
       o.train = true;
