@@ -49,6 +49,64 @@ const char *cnnc_rt_last_error(const cnnc_ctx *ctx) {
   return ctx ? ctx->err : tls_err;
 }
 
+/*===--------------------------------------------------------------------===*
+ * Halide's scratch memory
+ *===--------------------------------------------------------------------===*/
+
+/* Every block: a header holding its capacity, then the memory Halide gets,
+ * aligned to the header's size (Halide wants 32 bytes, AVX-512 64). */
+#define SCRATCH_HEADER ((size_t)128)
+
+static size_t scratch_capacity(void *base) { return *(size_t *)base; }
+
+/* Overrides the weak default of Halide's runtime. Inside a run the user
+ * context is the ctx: a block that a run of this ctx freed is reused when
+ * it holds the size and is at most twice it (the smallest such). */
+void *halide_malloc(void *user_context, size_t size) {
+  cnnc_ctx *ctx = (cnnc_ctx *)user_context;
+  if (ctx && ctx->magic == CNNC_CTX_MAGIC) {
+    pthread_mutex_lock(&ctx->kernel_mu);
+    int best = -1;
+    for (int i = 0; i < ctx->num_scratch_free; ++i) {
+      size_t cap = scratch_capacity(ctx->scratch_free[i]);
+      if (cap >= size && cap / 2 <= size &&
+          (best < 0 || cap < scratch_capacity(ctx->scratch_free[best])))
+        best = i;
+    }
+    if (best >= 0) {
+      void *base = ctx->scratch_free[best];
+      ctx->scratch_free[best] = ctx->scratch_free[--ctx->num_scratch_free];
+      pthread_mutex_unlock(&ctx->kernel_mu);
+      return (char *)base + SCRATCH_HEADER;
+    }
+    pthread_mutex_unlock(&ctx->kernel_mu);
+  }
+  size_t cap = (size + SCRATCH_HEADER - 1) & ~(SCRATCH_HEADER - 1);
+  void *base = NULL;
+  if (cap < size || posix_memalign(&base, SCRATCH_HEADER, SCRATCH_HEADER + cap))
+    return NULL;
+  *(size_t *)base = cap;
+  return (char *)base + SCRATCH_HEADER;
+}
+
+/* Keeps a block freed inside a run for the ctx's next run (while it has a
+ * free slot); frees it otherwise. */
+void halide_free(void *user_context, void *ptr) {
+  if (!ptr)
+    return;
+  void *base = (char *)ptr - SCRATCH_HEADER;
+  cnnc_ctx *ctx = (cnnc_ctx *)user_context;
+  if (ctx && ctx->magic == CNNC_CTX_MAGIC) {
+    pthread_mutex_lock(&ctx->kernel_mu);
+    if (ctx->num_scratch_free < CNNC_RT_SCRATCH_SLOTS) {
+      ctx->scratch_free[ctx->num_scratch_free++] = base;
+      base = NULL;
+    }
+    pthread_mutex_unlock(&ctx->kernel_mu);
+  }
+  free(base);
+}
+
 /* Overrides the weak default of Halide's runtime: Halide formats the message
  * and calls this with the pipeline's user context, which the runtime sets
  * to the running cnnc_ctx. The first message of a step is kept. */
@@ -303,6 +361,9 @@ void cnnc_rt_destroy(cnnc_ctx *ctx) {
     return;
   if (cnnc_rt_on_device(ctx))
     cnnc_rt_device_release(ctx);
+  for (int i = 0; i < ctx->num_scratch_free; ++i)
+    free(ctx->scratch_free[i]);
+  ctx->num_scratch_free = 0;
   pthread_mutex_destroy(&ctx->kernel_mu);
   ctx->magic = 0;
   free(ctx->owned);

@@ -25,6 +25,9 @@ typedef struct cnnc_rt_alloc {
   struct cnnc_rt_alloc *next;
 } cnnc_rt_alloc;
 
+/* The most freed scratch blocks a ctx keeps (see cnnc_ctx::scratch_free). */
+#define CNNC_RT_SCRATCH_SLOTS 64
+
 struct cnnc_ctx {
   uint32_t magic;
   /* Points to this ctx: a Halide argv entry point takes a pointer to each
@@ -53,6 +56,12 @@ struct cnnc_ctx {
    * tensor's own device allocation (num_tensors each). */
   uint64_t *saved_device;
   const struct halide_device_interface_t **saved_interface;
+  /* Halide's own scratch memory (halide_malloc: a conv's sums, its padded
+   * or repacked operands) that a run freed, kept for the next run, which
+   * asks for the same sizes: without it every run maps fresh pages and
+   * faults them in. Freed by cnnc_rt_destroy. Guarded by kernel_mu. */
+  void *scratch_free[CNNC_RT_SCRATCH_SLOTS];
+  int num_scratch_free;
   /* Written by halide_error, possibly from Halide's worker threads. */
   pthread_mutex_t kernel_mu;
   int kernel_msg_set;

@@ -613,6 +613,42 @@ static void test_arena(const cnnc_model_api *api) {
   free(mem);
 }
 
+void *halide_malloc(void *user_context, size_t size);
+void halide_free(void *user_context, void *ptr);
+
+/* Halide's scratch memory (halide_malloc, overridden by the runtime): a
+ * block a ctx's run freed serves that ctx's next request of a size it
+ * holds (at most twice as big); aligned to 128 bytes; a null context gets
+ * fresh memory each time; destroy frees the kept blocks (the valgrind test
+ * checks that nothing leaks). */
+static void test_scratch_memory(const cnnc_model_api *api) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(api->create(&ctx), CNNC_OK);
+  if (!ctx)
+    return;
+  void *a = halide_malloc(ctx, 100000);
+  CHECK(a && (uintptr_t)a % 128 == 0);
+  memset(a, 1, 100000);
+  halide_free(ctx, a);
+  void *b = halide_malloc(ctx, 90000);
+  CHECK(b == a);
+  void *c = halide_malloc(ctx, 100000); /* a is taken: a new block */
+  CHECK(c && c != a && (uintptr_t)c % 128 == 0);
+  halide_free(ctx, b);
+  void *d = halide_malloc(ctx, 40000); /* a is more than twice as big */
+  CHECK(d && d != a);
+  void *e = halide_malloc(ctx, 100000);
+  CHECK(e == a);
+  halide_free(ctx, c);
+  halide_free(ctx, d);
+  halide_free(ctx, e);
+  void *f = halide_malloc(NULL, 1000);
+  CHECK(f && (uintptr_t)f % 128 == 0);
+  halide_free(NULL, f);
+  halide_free(ctx, NULL);
+  api->destroy(ctx);
+}
+
 static void test_malformed_model(void) {
   cnnc_ctx *ctx = (cnnc_ctx *)1;
   CHECK_STATUS(cnnc_rt_create(&test_bad_model, &ctx, NULL, 0),
@@ -781,6 +817,7 @@ int main(int argc, char **argv) {
     test_arena(api);
     test_external(api);
     test_threads(api);
+    test_scratch_memory(api);
     if (argc > 1)
       test_shared_library(api, argv[1]);
   }
