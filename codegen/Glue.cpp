@@ -153,12 +153,14 @@ llvm::Constant *GlueBuilder::tensorTable() {
 llvm::Constant *GlueBuilder::stepTable() {
   // typedef int (*cnnc_rt_kernel)(void **args);
   // struct cnnc_rt_step { const char *name; cnnc_rt_kernel fn;
-  //   int32_t num_args; const int32_t *args; int64_t flops; }
+  //   int32_t num_args; const int32_t *args; int64_t flops;
+  //   int32_t cached; }
   auto *kernelTy = llvm::FunctionType::get(
       i32_, {llvm::PointerType::get(ptr_, 0)}, false);
   auto *kernelPtrTy = llvm::PointerType::get(kernelTy, 0);
   stepTy_ = llvm::StructType::create(
-      ctx_, {ptr_, kernelPtrTy, i32_, llvm::PointerType::get(i32_, 0), i64_},
+      ctx_,
+      {ptr_, kernelPtrTy, i32_, llvm::PointerType::get(i32_, 0), i64_, i32_},
       "cnnc_rt_step");
   std::vector<llvm::Constant *> rows;
   for (const PlanStep &s : plan_.steps) {
@@ -172,7 +174,8 @@ llvm::Constant *GlueBuilder::stepTable() {
                       .getCallee());
     rows.push_back(llvm::ConstantStruct::get(
         stepTy_, {cstring(s.name), fn, i32(int64_t(s.args.size())),
-                  i32Array(s.args, "cnnc_rt_step_args"), i64(s.flops)}));
+                  i32Array(s.args, "cnnc_rt_step_args"), i64(s.flops),
+                  i32(s.cached ? 1 : 0)}));
   }
   auto *ty = llvm::ArrayType::get(stepTy_, rows.size());
   auto *gv = new llvm::GlobalVariable(*m_, ty, true,

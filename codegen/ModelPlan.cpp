@@ -280,6 +280,7 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
                 value.rawData(), value.numBytes());
 
   int stepIndex = 0;
+  std::vector<int32_t> cached; // results of cached steps, every function's
   for (const Graph *g : fns) {
     PlanFunction fn;
     fn.name = g->name();
@@ -360,6 +361,16 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
             life[t].second = local;
         }
       step.numOperands = int32_t(step.args.size());
+      step.cached = n->op() != "assign" && assigns.empty();
+      for (int32_t t : step.args) {
+        Storage s = plan.tensors[size_t(t)].storage;
+        step.cached &= s == Storage::Param || s == Storage::Const;
+      }
+      for (const Node *m : unit) {
+        step.cached &= m->def().isPure();
+        for (size_t r = 0; r < m->numResults(); ++r)
+          step.cached &= !outputs.count(m->result(r));
+      }
       for (const Node *m : unit)
         for (size_t r = 0; r < m->numResults(); ++r) {
           const Value *v = m->result(r);
@@ -376,6 +387,9 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
           int32_t t;
           if (outputs.count(v)) {
             t = newTensor(v, Storage::Output);
+          } else if (step.cached) {
+            t = newTensor(v, Storage::Temp); // placed below, kept
+            cached.push_back(t);
           } else {
             t = newTensor(v, Storage::Temp);
             temps.push_back(t);
@@ -398,6 +412,15 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
     fn.memory = placeTemps(plan.tensors, plan.steps, fn, temps, life);
     plan.arenaBytes = std::max(plan.arenaBytes, fn.memory.arenaBytes);
     plan.functions.push_back(std::move(fn));
+  }
+  // The cached steps' results above every function's temporaries: no
+  // other temporary ever takes their bytes, so they survive from one run
+  // to the next.
+  for (int32_t t : cached) {
+    PlanTensor &pt = plan.tensors[size_t(t)];
+    pt.offset = alignTo64(plan.arenaBytes);
+    plan.arenaBytes = pt.offset + alignTo64(pt.bytes);
+    plan.cachedBytes += alignTo64(pt.bytes);
   }
   if (!plan.functions.empty()) {
     plan.inputs = plan.functions[0].inputs;
@@ -482,9 +505,13 @@ Status verifyMemoryPlan(const ModelPlan &plan) {
       if (u.def < 0)
         return Status::error("memory plan of @" + fn.name + ": temporary '" +
                              pt.name + "' is read before any step writes it");
-      if (pt.offset % 64 || pt.offset < 0 ||
-          pt.offset + pt.bytes > fn.memory.arenaBytes ||
-          fn.memory.arenaBytes > plan.arenaBytes)
+      // A cached step's results sit in the top cachedBytes of the arena,
+      // above every function's temporaries.
+      bool cached = plan.steps[size_t(fn.firstStep + u.def)].cached;
+      int64_t low = cached ? plan.arenaBytes - plan.cachedBytes : 0,
+              high = cached ? plan.arenaBytes : fn.memory.arenaBytes;
+      if (pt.offset % 64 || pt.offset < low || pt.offset + pt.bytes > high ||
+          fn.memory.arenaBytes > plan.arenaBytes - plan.cachedBytes)
         return Status::error("memory plan of @" + fn.name + ": temporary " +
                              describeTemp(plan, u) +
                              " is unaligned or outside the arena of " +
@@ -524,6 +551,7 @@ MemorySummary memorySummary(const ModelPlan &plan) {
                            f.memory.liveBytes, f.memory.numTemps,
                            f.memory.numInPlace});
   m.arenaBytes = plan.arenaBytes;
+  m.cachedBytes = plan.cachedBytes;
   for (int32_t p : plan.params) {
     const PlanTensor &t = plan.tensors[size_t(p)];
     int64_t bytes = alignTo64(t.bytes);

@@ -54,6 +54,12 @@ struct PlanStep {
   /// Every node of the step: one, or a fused group's (fusion_group) in
   /// graph order.
   std::vector<const Node *> nodes;
+  /// A step whose operands are all parameters or constants, in a function
+  /// that writes no parameter (no assign): its results (temporaries kept
+  /// at the top of the arena, see ModelPlan::cachedBytes) stay valid until
+  /// a parameter changes, and the runtime runs it only then (the
+  /// transformed weights of the `winograd` pass).
+  bool cached = false;
   bool fused() const { return nodes.size() > 1; }
 };
 
@@ -85,6 +91,10 @@ struct ModelPlan {
   std::vector<PlanFunction> functions;
   std::vector<int32_t> inputs, outputs, params;
   int64_t arenaBytes = 0, paramBytes = 0;
+  /// The results of cached steps (PlanStep::cached): temporaries of their
+  /// own at the top of the arena, above every function's, included in
+  /// arenaBytes.
+  int64_t cachedBytes = 0;
   /// The parameter block's initial image (paramBytes), then the constants.
   std::vector<uint8_t> weights;
 };

@@ -128,6 +128,9 @@ std::string formatMemorySummary(const MemorySummary &m) {
     params += " = params " + formatThousands(m.paramBytes) + " + gradients " +
               formatThousands(m.gradBytes) + " + optimizer state " +
               formatThousands(m.optStateBytes);
+  if (m.cachedBytes)
+    params += "\ncached between runs (transformed weights, in the arena): " +
+              formatThousands(m.cachedBytes) + " bytes";
   return table.str() + params + "\ncreate_with_arena: " +
          formatThousands(m.createBytes) + " bytes = arena " +
          formatThousands(m.arenaBytes) + " + parameter block " +

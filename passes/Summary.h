@@ -46,8 +46,11 @@ struct MemorySummary {
     int32_t numTemps = 0, numInPlace = 0;
   };
   std::vector<Function> functions;
-  /// The arena: the largest function's.
+  /// The arena: the largest function's, then the cached steps' results.
   int64_t arenaBytes = 0;
+  /// Results kept between runs at the top of the arena (the transformed
+  /// weights of Winograd convs; ModelPlan::cachedBytes).
+  int64_t cachedBytes = 0;
   /// The parameter block, each tensor 64-byte aligned, by kind: parameters
   /// (trained or not, running statistics, train.step), gradients
   /// (grad.<p>) and optimizer state (opt.<state>.<p>).

@@ -319,6 +319,11 @@ static cnnc_status check_model(const cnnc_rt_model *m) {
                             "model '%s': step '%s' argument %d is tensor %d, "
                             "out of range",
                             m->name, step->name, (int)a, (int)step->args[a]);
+    if (step->cached != 0 && (step->cached != 1 || !step->fn))
+      return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
+                          "model '%s': step '%s' says cached = %d (0 or 1, "
+                          "and a copy step is never cached)",
+                          m->name, step->name, (int)step->cached);
     if (!step->fn &&
         m->tensors[step->args[0]].bytes != m->tensors[step->args[1]].bytes)
       return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
@@ -371,6 +376,7 @@ void cnnc_rt_destroy(cnnc_ctx *ctx) {
   free(ctx->dims);
   free(ctx->argv);
   free(ctx->step_seconds);
+  free(ctx->step_epoch);
   free(ctx->scratch);
   free(ctx->saved_device);
   free(ctx->saved_interface);
@@ -426,6 +432,9 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
   ctx->argv = calloc((size_t)max_args + 1, sizeof *ctx->argv);
   ctx->step_seconds = calloc(m->num_steps ? (size_t)m->num_steps : 1,
                              sizeof *ctx->step_seconds);
+  ctx->step_epoch = calloc(m->num_steps ? (size_t)m->num_steps : 1,
+                           sizeof *ctx->step_epoch);
+  ctx->params_epoch = 1;
   int64_t scratch = 0;
   for (int32_t f = 0; f < m->num_functions; ++f)
     if (m->functions[f].num_outputs > 1) {
@@ -443,6 +452,7 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
     ctx->arena = ctx->owned;
   }
   if (!ctx->bufs || !ctx->dims || !ctx->argv || !ctx->step_seconds ||
+      !ctx->step_epoch ||
       !ctx->scratch || !ctx->saved_device || !ctx->saved_interface ||
       (!arena && need > 0 && !ctx->owned)) {
     cnnc_rt_destroy(ctx);
@@ -568,10 +578,17 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn, int bound) {
     old_threads = halide_set_num_threads(ctx->num_threads);
 
   cnnc_status st = CNNC_OK;
+  int wrote_params = 0;
   tls_kernel_msg[0] = '\0';
   for (int32_t s = f->first_step; s < f->first_step + f->num_steps; ++s) {
     const cnnc_rt_step *step = &m->steps[s];
+    if (step->cached && ctx->step_epoch[s] == ctx->params_epoch) {
+      if (ctx->profiling)
+        ctx->step_seconds[s] = 0.0; /* its results are still valid */
+      continue;
+    }
     if (!step->fn) { /* assign: a copy (check_model checked the sizes) */
+      wrote_params = 1;
       if (device) {
         if ((st = cnnc_rt_device_copy(ctx, step->args[0], step->args[1])))
           break;
@@ -610,7 +627,11 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn, int bound) {
                         rc, (int)n, msg);
       break;
     }
+    if (step->cached)
+      ctx->step_epoch[s] = ctx->params_epoch;
   }
+  if (wrote_params)
+    ++ctx->params_epoch;
   /* The outputs back on the host (unless they are the caller's device
    * memory). */
   for (int32_t i = 0; device && !bound && st == CNNC_OK && i < f->num_outputs;

@@ -42,6 +42,12 @@ struct cnnc_ctx {
   halide_dimension_t *dims;
   void **argv;           /* 1 + the most args of any step */
   double *step_seconds;  /* num_steps */
+  /* Cached steps (cnnc_rt_step::cached): params_epoch counts the changes
+   * of the parameters (1 at create; set_param, load_params and every run
+   * of a function with copy steps add one), step_epoch[s] the count when
+   * step s last ran; it runs again only when they differ. */
+  uint64_t params_epoch;
+  uint64_t *step_epoch;  /* num_steps */
   int profiling;
   cnnc_train_config train; /* hyperparameters of the training functions */
   union { float f32[CNNC_HP_COUNT]; double f64[CNNC_HP_COUNT]; } hyper;

@@ -10,7 +10,8 @@
  *                   weights or an external file at create; get/set_param)
  *   CONST           read-only data embedded in the library
  *   TEMP            the arena, at `offset` (planned by the compiler; two
- *                   temps may share bytes when their lifetimes do not overlap)
+ *                   temps may share bytes when their lifetimes do not overlap;
+ *                   a cached step's results, at the top, share none)
  * A step calls one compiled Halide pipeline through its argv entry point
  * (`int fn(void **args)`, the pipeline compiled with Target::UserContext).
  * As Halide's argv convention has it, a scalar argument is passed by
@@ -65,6 +66,11 @@ typedef struct cnnc_rt_step {
   int32_t num_args;
   const int32_t *args;  /* tensor indices */
   int64_t flops;
+  /* 1: its operands are parameters or constants and its function writes
+   * none; its results (TEMPs that no other tensor shares) stay valid
+   * until a parameter changes, so it runs only then (cnnc_ctx's
+   * params_epoch). */
+  int32_t cached;
 } cnnc_rt_step;
 
 /* One entry point: steps [first_step, first_step + num_steps) of the step

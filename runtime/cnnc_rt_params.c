@@ -100,6 +100,7 @@ cnnc_status cnnc_rt_set_param(cnnc_ctx *ctx, const char *name,
   cnnc_status st = lookup(ctx, "set_param", name, src, bytes, &t);
   if (st == CNNC_OK && bytes > 0) {
     memmove(ctx->params + t->offset, src, bytes);
+    ++ctx->params_epoch;
     cnnc_rt_device_host_written(ctx, (int32_t)(t - ctx->m->tensors));
   }
   return st;
@@ -507,6 +508,7 @@ cnnc_status cnnc_rt_read_params(cnnc_ctx *ctx, const char *path,
       st = r_io(&r, errno);
     cnnc_rt_device_host_written(ctx, m->param_tensors[p]);
   }
+  ++ctx->params_epoch; /* even a failed read may have written some */
 done:
   free(data_at);
   fclose(r.f);

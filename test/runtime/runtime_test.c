@@ -613,6 +613,68 @@ static void test_arena(const cnnc_model_api *api) {
   free(mem);
 }
 
+/* out = data + 2 w, u = 2 w from a cached step. */
+static int cached_output_is(const float *out, const float w[3]) {
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      if (out[i * 3 + j] != DATA[i * 3 + j] + 2 * w[j])
+        return 0;
+  return 1;
+}
+
+/* A cached step runs at the first run and again only after a parameter
+ * changed: set_param, load_params, or a function with a copy step. */
+static void test_cached_steps(void) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(cnnc_rt_create(&test_cached_model, &ctx, NULL, 0), CNNC_OK);
+  if (!ctx)
+    return;
+  float in[6], out[6];
+  memcpy(in, DATA, sizeof in);
+  cnnc_tensor ti = tensor2x3(in), to = tensor2x3(out);
+  test_cached_calls = 0;
+  for (int r = 0; r < 3; ++r) {
+    CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
+    CHECK(cached_output_is(out, W0));
+  }
+  CHECK(test_cached_calls == 1);
+  float w1[3] = {-1, 0.5f, 8};
+  CHECK_STATUS(cnnc_rt_set_param(ctx, "w", w1, sizeof w1), CNNC_OK);
+  CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
+  CHECK(cached_output_is(out, w1));
+  CHECK(test_cached_calls == 2);
+  /* A function that writes w (its copy step). */
+  float w2[3] = {4, 5, 6};
+  cnnc_tensor tw;
+  memset(&tw, 0, sizeof tw);
+  tw.data = w2;
+  tw.dtype = CNNC_F32;
+  tw.rank = 1;
+  tw.dims[0] = 3;
+  CHECK_STATUS(cnnc_rt_run_function(ctx, 1, &tw, 1, NULL, 0), CNNC_OK);
+  CHECK(test_cached_calls == 2);
+  CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
+  CHECK(cached_output_is(out, w2));
+  CHECK(test_cached_calls == 3);
+  /* load_params: the saved w1. */
+  CHECK_STATUS(cnnc_rt_set_param(ctx, "w", w1, sizeof w1), CNNC_OK);
+  const char *path = tmp_path("cached.bin");
+  CHECK_STATUS(cnnc_rt_save_params(ctx, path), CNNC_OK);
+  CHECK_STATUS(cnnc_rt_set_param(ctx, "w", w2, sizeof w2), CNNC_OK);
+  CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
+  CHECK(cached_output_is(out, w2));
+  CHECK_STATUS(cnnc_rt_load_params(ctx, path), CNNC_OK);
+  CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
+  CHECK(cached_output_is(out, w1));
+  CHECK(test_cached_calls == 5);
+  /* Profiled, a skipped step takes no time. */
+  CHECK_STATUS(cnnc_rt_set_profiling(ctx, 1), CNNC_OK);
+  CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
+  CHECK(cnnc_rt_step_seconds(ctx, 0) == 0.0 && test_cached_calls == 5);
+  remove(path);
+  cnnc_rt_destroy(ctx);
+}
+
 void *halide_malloc(void *user_context, size_t size);
 void halide_free(void *user_context, void *ptr);
 
@@ -822,6 +884,7 @@ int main(int argc, char **argv) {
       test_shared_library(api, argv[1]);
   }
   test_malformed_model();
+  test_cached_steps();
   remove(tmp_path("ckpt.bin"));
   remove(tmp_path("flipped.bin"));
   remove(tmp_path("other.bin"));

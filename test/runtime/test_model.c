@@ -119,9 +119,9 @@ static const int32_t ARGS_ADD_W[] = {T_DATA, T_W, T_TMP};
 static const int32_t ARGS_ADD_K[] = {T_TMP, T_K, T_OUT};
 static const int32_t ARGS_CHECK[] = {T_COUNT, T_OUT};
 static const cnnc_rt_step STEPS[] = {
-    {"add_w", k_add_w, 3, ARGS_ADD_W, 6},
-    {"add_k", k_add_k, 3, ARGS_ADD_K, 12},
-    {"check", k_check, 2, ARGS_CHECK, 0},
+    {"add_w", k_add_w, 3, ARGS_ADD_W, 6, 0},
+    {"add_k", k_add_k, 3, ARGS_ADD_K, 12, 0},
+    {"check", k_check, 2, ARGS_CHECK, 0, 0},
 };
 static const int32_t INPUTS[] = {T_DATA};
 static const int32_t OUTPUTS[] = {T_OUT};
@@ -207,6 +207,54 @@ const cnnc_rt_model test_renamed_model = {
 const cnnc_rt_model test_one_param_model = {
     CNNC_ABI_VERSION, "one", "host", 1, ONE_TENSOR, 0, NULL, 0, 0, 1,
     NULL, NULL, OTHER_PARAMS, 0, 12, ZEROS, 12, NULL, TRAINABLE, 1, NO_STEPS, "", ""};
+
+/* Cached steps: u = 2 w (cached: its operand is a parameter), out = data
+ * + u; function "write" copies its input into w (a copy step: it writes a
+ * parameter). test_cached_calls counts the runs of the cached kernel. */
+int test_cached_calls;
+
+static int k_double_w(void **args) {
+  halide_buffer_t *w = args[1], *u = args[2];
+  ++test_cached_calls;
+  for (int j = 0; j < 3; ++j)
+    ((float *)u->host)[j] = 2 * ((const float *)w->host)[j];
+  return 0;
+}
+
+static int k_add_u(void **args) {
+  halide_buffer_t *x = args[1], *u = args[2], *y = args[3];
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      ((float *)y->host)[i * 3 + j] =
+          ((const float *)x->host)[i * 3 + j] + ((const float *)u->host)[j];
+  return 0;
+}
+
+enum { C_DATA, C_W, C_U, C_OUT, C_NEW_W, C_NUM_T };
+static const cnnc_rt_tensor CACHED_TENSORS[C_NUM_T] = {
+    {"data", CNNC_F32, 2, {2, 3}, CNNC_RT_INPUT, 0, 0, 24},
+    {"w", CNNC_F32, 1, {3}, CNNC_RT_PARAM, 0, 0, 12},
+    {"u", CNNC_F32, 1, {3}, CNNC_RT_TEMP, -1, 0, 12},
+    {"out", CNNC_F32, 2, {2, 3}, CNNC_RT_OUTPUT, 0, 0, 24},
+    {"new_w", CNNC_F32, 1, {3}, CNNC_RT_INPUT, 0, 0, 12},
+};
+static const int32_t ARGS_DOUBLE[] = {C_W, C_U};
+static const int32_t ARGS_ADD_U[] = {C_DATA, C_U, C_OUT};
+static const int32_t ARGS_WRITE[] = {C_W, C_NEW_W};
+static const cnnc_rt_step CACHED_STEPS[] = {
+    {"double_w", k_double_w, 2, ARGS_DOUBLE, 3, 1},
+    {"add_u", k_add_u, 3, ARGS_ADD_U, 6, 0},
+    {"assign w", NULL, 2, ARGS_WRITE, 0, 0},
+};
+static const int32_t CACHED_INPUTS[] = {C_DATA}, CACHED_OUTPUTS[] = {C_OUT},
+                     CACHED_PARAMS[] = {C_W}, WRITE_INPUTS[] = {C_NEW_W};
+static const cnnc_rt_function CACHED_FUNCTIONS[] = {
+    {"infer", 1, 1, CACHED_INPUTS, CACHED_OUTPUTS, 0, 2},
+    {"write", 1, 0, WRITE_INPUTS, NULL, 2, 1}};
+const cnnc_rt_model test_cached_model = {
+    CNNC_ABI_VERSION, "cached", "host", C_NUM_T, CACHED_TENSORS, 3,
+    CACHED_STEPS, 1, 1, 1, CACHED_INPUTS, CACHED_OUTPUTS, CACHED_PARAMS, 64,
+    64, blob_embedded, 140, NULL, TRAINABLE, 2, CACHED_FUNCTIONS, "", ""};
 
 /* A codegen bug: the temp runs past the arena. */
 static const cnnc_rt_tensor BAD_TENSORS[] = {

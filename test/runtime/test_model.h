@@ -16,5 +16,8 @@ extern const cnnc_rt_model test_other_model;    /* w is f32[4] */
 extern const cnnc_rt_model test_renamed_model;  /* v instead of w */
 extern const cnnc_rt_model test_one_param_model; /* only w */
 extern const cnnc_rt_model test_bad_model;      /* a temp beyond the arena */
+/* u = 2 w in a cached step, out = data + u; "write" copies into w. */
+extern const cnnc_rt_model test_cached_model;
+extern int test_cached_calls; /* runs of its cached step */
 
 #endif

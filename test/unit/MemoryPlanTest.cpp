@@ -83,6 +83,30 @@ void expectSound(const ModelPlan &p) {
   EXPECT_TRUE(verifyMemoryPlan(p).ok()) << verifyMemoryPlan(p).message();
   EXPECT_EQ(p.arenaBytes % 64, 0);
   EXPECT_EQ(p.paramBytes % 64, 0);
+  // The results of cached steps: only parameters and constants in, in the
+  // top cachedBytes of the arena, each in bytes of its own.
+  std::set<int32_t> cachedTemps;
+  std::vector<std::pair<int64_t, int64_t>> cachedRanges;
+  for (const PlanStep &step : p.steps) {
+    if (!step.cached)
+      continue;
+    for (size_t a = 0; a < step.args.size(); ++a) {
+      const PlanTensor &t = p.tensors[size_t(step.args[a])];
+      if (a < size_t(step.numOperands)) {
+        EXPECT_TRUE(t.storage == Storage::Param || t.storage == Storage::Const)
+            << step.name << " reads '" << t.name << "'";
+        continue;
+      }
+      EXPECT_EQ(t.storage, Storage::Temp) << t.name;
+      EXPECT_GE(t.offset, p.arenaBytes - p.cachedBytes) << t.name;
+      EXPECT_LE(t.offset + t.bytes, p.arenaBytes) << t.name;
+      cachedTemps.insert(step.args[a]);
+      cachedRanges.emplace_back(t.offset, t.offset + t.bytes);
+    }
+  }
+  std::sort(cachedRanges.begin(), cachedRanges.end());
+  for (size_t i = 1; i < cachedRanges.size(); ++i)
+    EXPECT_LE(cachedRanges[i - 1].second, cachedRanges[i].first);
   int64_t largest = 0;
   for (const PlanFunction &fn : p.functions) {
     const FunctionMemory &m = fn.memory;
@@ -98,6 +122,8 @@ void expectSound(const ModelPlan &p) {
         int32_t t = step.args[a];
         if (p.tensors[size_t(t)].storage != Storage::Temp)
           continue;
+        if (cachedTemps.count(t))
+          continue; // checked below
         if (!life.count(t)) {
           EXPECT_GE(a, step.node->numOperands()) << "read before written";
           life[t] = {s, s};
@@ -140,7 +166,7 @@ void expectSound(const ModelPlan &p) {
     }
     EXPECT_EQ(inPlace, m.numInPlace) << fn.name;
   }
-  EXPECT_EQ(largest, p.arenaBytes);
+  EXPECT_EQ(largest + p.cachedBytes, p.arenaBytes);
 }
 
 void printMemory(const std::string &what, const ModelPlan &p) {
