@@ -82,7 +82,8 @@ Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
                                   const std::string &name = "model",
                                   uint64_t seed = 0, bool fuse = true);
 /// The pass pipeline compileModel runs on each function before planning;
-/// \p machine: the schedule pass's options ("" for a GPU: no schedule).
+/// \p machine: the schedule pass's options ("" for a GPU or an
+/// autoscheduler: no schedule and no winograd pass).
 std::string preparePipeline(bool inferenceOnly, bool fuse,
                             const std::string &machine);
 /// The schedule pass's machine options for \p t: its f32 vector width in

@@ -42,8 +42,9 @@ Expected<KernelSchedule> parseSchedule(const std::string &text) {
       if (!number(value, s.vector))
         return bad("vector must be a number of lanes, got '" + value + "'");
     } else if (key == "layout") {
-      if (value != "nchw" && value != "nchwc")
-        return bad("layout must be nchw or nchwc, got '" + value + "'");
+      if (value != "nchw" && value != "nchwc" && value != "winograd")
+        return bad("layout must be nchw, nchwc or winograd, got '" + value +
+                   "'");
       s.layout = value;
     } else if (key == "tile") {
       size_t x = value.find('x');
@@ -91,9 +92,54 @@ std::pair<int, int> chooseConvTile(int64_t filters, int64_t height,
   return best;
 }
 
+bool winogradApplies(const Node &conv) {
+  const TensorType &w = conv.operand(1)->type();
+  if (w.rank() != 4 || w.dim(2) != 3 || w.dim(3) != 3 ||
+      conv.attrInt("group") != 1)
+    return false;
+  for (const char *a : {"strides", "dilations"})
+    for (int64_t v : conv.attrInts(a))
+      if (v != 1)
+        return false;
+  return true;
+}
+
 /// Below these nchw is kept (see chooseConvLayout): terms of one output's
 /// sum (channels x taps), output positions per image.
 static constexpr int64_t kMinNchwcReduction = 256, kMinNchwcPositions = 64;
+/// Winograd is chosen from these up (see chooseConvLayout): channels and
+/// filters each, output positions per image.
+static constexpr int64_t kMinWinogradChannels = 32,
+                         kMinWinogradPositions = 49;
+
+/// The tile of mv vectors of filters x pb columns (nchwc, and winograd's
+/// products over its columns of tiles) for \p width columns: the best
+/// score in useful FMA lanes per cycle, 0 if none fits. \p blockBytes(mv):
+/// the bytes of one block's weights, kept at most \p maxBlockBytes (0: no
+/// limit).
+static double filterVectorTile(int64_t filters, int64_t width, int lanes,
+                               int registers, int64_t bytesPerVector,
+                               int64_t maxBlockBytes, int &mvOut, int &pbOut) {
+  double best = 0;
+  for (int mv = 1; mv <= 4; ++mv)
+    for (int pb = 1; pb <= 8 && pb <= width; ++pb) {
+      if (mv * pb + mv + 1 > registers ||
+          (maxBlockBytes && mv * bytesPerVector > maxBlockBytes))
+        continue;
+      double cycles = std::max({mv * pb / 2.0, (mv + pb) / 2.0, 5.0});
+      int64_t block = int64_t(mv) * lanes;
+      double waste = double((filters + block - 1) / block * block) /
+                     double(filters) *
+                     double((width + pb - 1) / pb * pb) / double(width);
+      double score = mv * pb * lanes / cycles / waste;
+      if (score > best + 1e-9) {
+        best = score;
+        mvOut = mv;
+        pbOut = pb;
+      }
+    }
+  return best;
+}
 
 ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
                                   const MachineModel &m) {
@@ -112,6 +158,24 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
   ConvLayoutChoice nchw{"nchw", mb, rb};
   if (m.convLayout == "nchw" || conv.attrInt("group") != 1 || lanes < 2)
     return nchw;
+  // Winograd F(2x2, 3x3): 16 products per 2x2 tile and channel instead of
+  // 36, for transforms of x and of the products (the weights' transform
+  // is a cached step of its own, see passes/Winograd.cpp). Measured here
+  // against the best direct form, 1 thread: 64 channels at 56x56 1.6x
+  // faster, 128 at 28x28 1.6x, 512 at 28x28 2.0x and at 14x14 1.9x
+  // (VGG-11), 256 at 14x14 1.0-1.1x, 512 at 7x7 1.1x, ResNet-20's 32
+  // channels at 16x16 1.2x and 64 at 8x8 1.1x; but its 16 channels at
+  // 32x32 1.1x slower.
+  if (m.winograd && winogradApplies(conv) &&
+      (m.convLayout == "winograd" ||
+       (m.convLayout == "auto" && channels >= kMinWinogradChannels &&
+        filters >= kMinWinogradChannels &&
+        height * width >= kMinWinogradPositions))) {
+    ConvLayoutChoice wg{"winograd", 1, 1};
+    filterVectorTile(filters, (width + 1) / 2, lanes, registers, 0, 0,
+                     wg.tileFilters, wg.tileRows);
+    return wg;
+  }
   // Measured on ResNet-18/20/50 and MobileNetV2 here, nchw ran 15-130%
   // faster than any nchwc tile where
   //  - a sum has fewer than kMinNchwcReduction terms (channels x taps: the
@@ -122,30 +186,16 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
   //    (layer4's 7x7 convs, 3x3 and 1x1 alike); the cause is not
   //    established (each block's weights are streamed from L2 for only a
   //    few tiles there).
-  if (m.convLayout != "nchwc" && (channels * taps < kMinNchwcReduction ||
-                                  height * width <= kMinNchwcPositions))
+  bool forced = m.convLayout == "nchwc";
+  if (!forced && (channels * taps < kMinNchwcReduction ||
+                  height * width <= kMinNchwcPositions))
     return nchw;
   // nchwc: mv vectors of filters x pb columns.
   ConvLayoutChoice nchwc{"nchwc", 1, 1};
-  double bestC = 0;
-  for (int mv = 1; mv <= 4; ++mv)
-    for (int pb = 1; pb <= 8 && pb <= width; ++pb) {
-      if (mv * pb + mv + 1 > registers ||
-          (m.convLayout != "nchwc" &&
-           int64_t(mv) * lanes * channels * taps * elementBytes * 2 > m.l2Bytes))
-        continue;
-      double cycles = std::max({mv * pb / 2.0, (mv + pb) / 2.0, 5.0});
-      int64_t block = int64_t(mv) * lanes;
-      double waste = double((filters + block - 1) / block * block) /
-                     double(filters) *
-                     double((width + pb - 1) / pb * pb) / double(width);
-      double score = mv * pb * lanes / cycles / waste;
-      if (score > bestC + 1e-9) {
-        bestC = score;
-        nchwc = {"nchwc", mv, pb};
-      }
-    }
-  if (m.convLayout == "nchwc")
+  double bestC = filterVectorTile(
+      filters, width, lanes, registers, int64_t(lanes) * channels * taps * elementBytes,
+      forced ? 0 : m.l2Bytes / 2, nchwc.tileFilters, nchwc.tileRows);
+  if (forced)
     return nchwc;
   if (bestC == 0)
     return nchw;
@@ -244,7 +294,9 @@ KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &m) {
     // Filters in one parallel task: nchw's tile, nchwc's vectors.
     int64_t perTask = l.layout == "nchwc" ? int64_t(l.tileFilters) * s.vector
                                           : l.tileFilters;
-    if (y.dim(0) > 1)
+    if (l.layout == "winograd")
+      s.parallel = "outer"; // each stage's outer loop (see ir/ops/Conv.cpp)
+    else if (y.dim(0) > 1)
       s.parallel = "batch"; // one task per image: no sync inside an image
     else if (l.layout == "nchw" && rows && (height + l.tileRows - 1) / l.tileRows > 1)
       s.parallel = "rows";

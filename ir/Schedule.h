@@ -27,9 +27,9 @@ namespace cnnc {
 /// The values of the conv-layout choice (MachineModel::convLayout, the
 /// schedule pass's conv-layout option, cnnc --conv-layout), as error
 /// messages list them, and whether \p s is one.
-constexpr const char *kConvLayoutChoices = "auto, nchw or nchwc";
+constexpr const char *kConvLayoutChoices = "auto, nchw, nchwc or winograd";
 inline bool isConvLayoutChoice(const std::string &s) {
-  return s == "auto" || s == "nchw" || s == "nchwc";
+  return s == "auto" || s == "nchw" || s == "nchwc" || s == "winograd";
 }
 
 /// What the schedule pass knows of the target.
@@ -47,23 +47,29 @@ struct MachineModel {
   /// Data cache per core, in bytes (L1 and L2; x86 here: 32 KiB, 512 KiB).
   int64_t l1Bytes = 32 * 1024, l2Bytes = 512 * 1024;
   /// Conv layouts the pass may choose: "auto" (by the cost model of
-  /// chooseConvLayout), or "nchw" / "nchwc" for every conv that can.
+  /// chooseConvLayout), or "nchw" / "nchwc" / "winograd" for every conv
+  /// that can take it (the others: auto).
   std::string convLayout = "auto";
+  /// Whether winograd may be chosen at all (conv_grad_data's phase convs
+  /// read their weights flipped through the phase: not there).
+  bool winograd = true;
 };
 
 /// The schedule of one kernel.
 struct KernelSchedule {
   /// Vector width of the innermost loop, in elements (0: scalar).
   int vector = 0;
-  /// How a conv lays out its sums: "nchw" (vectorized across output
-  /// columns) or "nchwc" (vectorized across filters: the sums in blocks of
-  /// filters, channel-blocked weights, x read as broadcast scalars; see
-  /// chooseConvLayout). Empty for other ops.
+  /// How a conv computes its sums: "nchw" (vectorized across output
+  /// columns), "nchwc" (vectorized across filters: the sums in blocks of
+  /// filters, channel-blocked weights, x read as broadcast scalars) or
+  /// "winograd" (F(2x2, 3x3), its products in the nchwc form; see
+  /// chooseConvLayout and ir/ops/Conv.cpp). Empty for other ops.
   std::string layout;
   /// The register tile: conv in nchw, filters x output rows (each row one
   /// vector of output columns); conv in nchwc, vectors of filters x output
-  /// columns; conv_grad_weight, filters x channels (each with all the taps
-  /// of one kernel row); 0x0 for other ops.
+  /// columns; in winograd, vectors of filters x 2x2 tiles along a row;
+  /// conv_grad_weight, filters x channels (each with all the taps of one
+  /// kernel row); 0x0 for other ops.
   int tileFilters = 0, tileRows = 0;
   /// nchw conv: channels summed per pass over the output (cache blocking
   /// of the reduction, chooseConvChunk); 0: all in one pass.
@@ -126,8 +132,17 @@ std::pair<int, int> chooseConvTile(int64_t filters, int64_t height,
 /// past M. nchwc needs one group (x is broadcast to all the filters), at
 /// least 256 terms in each output's sum (channels x taps) and more than 64
 /// output positions per image (below either nchw measured faster), and a
-/// block's weights (read again for every tile) in half of L2. m.convLayout "nchw" or "nchwc" forces one where
-/// the conv can take it (nchwc: one group).
+/// block's weights (read again for every tile) in half of L2. Ahead of
+/// both, winograd (F(2x2, 3x3), winogradApplies) where the channels and the
+/// filters are at least 32 and there are at least 49 output positions
+/// (measured; the table is in the code), its tile the nchwc tile over the
+/// columns of 2x2 tiles. m.convLayout "nchw", "nchwc" or "winograd" forces
+/// one where the conv can take it (nchwc: one group; winograd: see
+/// winogradApplies), auto elsewhere.
+/// Whether \p conv can take layout=winograd: F(2x2, 3x3) needs two
+/// spatial axes, a 3x3 kernel, stride 1, dilation 1 and one group.
+bool winogradApplies(const Node &conv);
+
 struct ConvLayoutChoice {
   std::string layout;
   int tileFilters = 1, tileRows = 1;

@@ -5,6 +5,7 @@
 #include "ir/Schedule.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -65,15 +66,18 @@ static Status inferConv(ShapeCtx &c) {
   return Status::success();
 }
 
+/// A conv's FLOPs: a multiply and an add per term of each output's sum
+/// (\p macsPerOutput terms), and the bias if the node has one.
+static int64_t directConvFlops(const Node &n, int64_t macsPerOutput) {
+  const TensorType &y = n.result(0)->type();
+  return y.numElements() * (2 * macsPerOutput + (n.numOperands() > 2 ? 1 : 0));
+}
+
 static int64_t convFlops(const Node &n) {
   const TensorType &y = n.result(0)->type(), &w = n.operand(1)->type();
   if (!y.isStatic() || !w.isStatic())
     return 0;
-  int64_t macsPerOutput = w.numElements() / w.dim(0); // C/g * prod(kernel)
-  int64_t flops = 2 * y.numElements() * macsPerOutput;
-  if (n.numOperands() > 2)
-    flops += y.numElements();
-  return flops;
+  return directConvFlops(n, w.numElements() / w.dim(0)); // C/g * prod(kernel)
 }
 
 /// The nchwc form of a CPU conv of one group (schedule layout=nchwc): the
@@ -175,6 +179,222 @@ static void lowerConvFilterVectors(LowerCtx &c, const KernelSchedule &sched,
   c.define(0, callAt(acc, ai));
 }
 
+/// Winograd F(2x2, 3x3) (Lavin and Gray 2016): each 2x2 output tile of a
+/// 3x3 conv of stride 1 is y = A^T [(G g G^T) . (B^T d B)] A, d the 4x4
+/// patch of x under it, g a filter's 3x3 weights, the products summed over
+/// the channels: 16 multiplies per tile and channel instead of 36.
+
+/// Casts the constant \p k to \p t and scales \p e by it (1: e itself).
+static Halide::Expr scaledBy(Halide::Type t, double k, const Halide::Expr &e) {
+  return k == 1.0 ? e : Halide::cast(t, Halide::Expr(k)) * e;
+}
+
+/// The transformed weights G g G^T at [e, fo, c, fi]: element e (row e / 4,
+/// column e % 4) for filter fo * block + fi (zero past the last filter)
+/// and channel c, from input \p wi of \p c ([filters, C, 3, 3]). The weights are
+/// first copied into blocks of filters (`wg_w_blocked`, at root: one
+/// gather per weight), so that the transform reads dense vectors of them.
+static Halide::Expr winogradWeights(LowerCtx &c, size_t wi, int64_t filters,
+                                    int block, int lanes, bool parallel,
+                                    const Halide::Expr &e, const Halide::Expr &fo,
+                                    const Halide::Expr &ch, const Halide::Expr &fi) {
+  static const double G[4][3] = {
+      {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  const std::string &name = c.name();
+  const Halide::Type t = LowerCtx::halideType(c.inType(wi).dtype());
+  Halide::Var bo(name + "_wg_bo"), bc(name + "_wg_bc"), bk(name + "_wg_bk"),
+      bi(name + "_wg_bi");
+  Halide::Expr filter = bo * block + bi;
+  Halide::Func wb = c.func(name + "_wg_w_blocked");
+  LowerCtx::set(wb, {bo, bc, bk, bi},
+                Halide::select(filter < int(filters),
+                               c.in(wi, {Halide::min(filter, int(filters - 1)),
+                                        bc, bk / 3, bk % 3}),
+                               Halide::Internal::make_zero(t)));
+  wb.compute_root().bound(bk, 0, 9).bound(bi, 0, block);
+  if (c.cpuSchedule()) {
+    wb.reorder(bi, bk, bc, bo).unroll(bk);
+    if (lanes > 1)
+      wb.vectorize(bi, lanes);
+    if (parallel)
+      wb.parallel(bo);
+  }
+  std::vector<Halide::Expr> elements;
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      Halide::Expr u;
+      for (int k = 0; k < 3; ++k)
+        for (int l = 0; l < 3; ++l)
+          if (double g = G[i][k] * G[j][l]) {
+            Halide::Expr term = scaledBy(t, g, callAt(wb, {fo, ch, k * 3 + l, fi}));
+            u = u.defined() ? u + term : term;
+          }
+      elements.push_back(u);
+    }
+  return Halide::mux(e, elements);
+}
+
+/// The Winograd form of a CPU conv: conv with schedule layout=winograd
+/// (a 3x3 kernel, stride 1, dilation 1, one group), which transforms its
+/// weights in the kernel, every run; and conv_winograd, whose weights come
+/// transformed (winograd_weights, the `winograd` pass). \p u(e, fo, c, fi)
+/// reads the transformed weights (see winogradWeights). In stages, each
+/// computed at root:
+///  - `wg_input` [n, e, c, ty, tx] = (B^T d B)[e / 4][e % 4] for the tile at
+///    (ty, tx), vectorized across tiles, its 16 e unrolled (sharing loads);
+///  - `wg_product` [n, e, block, ty, tx, f]: the 16 sums over the channels,
+///    in register tiles of a block x tileRows tiles (the nchwc tile:
+///    weight vectors, one broadcast per tile);
+///  - `wg_output` [n, block, ty, a, tx, b, f] = A^T (...) A, vectorized
+///    across the filters; y reads it back across the blocks, bias added.
+static void lowerWinogradTiles(
+    LowerCtx &c, const KernelSchedule &sched, int64_t pt, int64_t pl,
+    int64_t channels,
+    const std::function<Halide::Expr(const Halide::Expr &, const Halide::Expr &,
+                                     const Halide::Expr &, const Halide::Expr &)>
+        &u) {
+  const TensorType &x = c.inType(0), &y = c.outType();
+  const std::string &name = c.name();
+  const int lanes = sched.vector, mv = sched.tileFilters, block = lanes * mv;
+  const int64_t tilesW = (y.dim(3) + 1) / 2;
+  // Tiles that run past the row's end are shifted inwards (see the nchwc
+  // tile): the row must hold one.
+  const int pb = int(std::min<int64_t>(sched.tileRows, tilesW));
+  const bool parallel = sched.parallel != "none";
+  const Halide::Expr zero =
+      Halide::Internal::make_zero(LowerCtx::halideType(x.dtype()));
+  auto var = [&](const char *s) { return Halide::Var(name + "_wg_" + s); };
+  // x with zeros around it, so that every patch load is dense.
+  std::vector<Halide::Var> xvars{var("xn"), var("xc"), var("xh"), var("xw")};
+  Halide::Func xp = c.func(name + "_x_padded");
+  LowerCtx::set(xp, xvars, c.inOr(0, Index(xvars.begin(), xvars.end()), zero));
+  xp.compute_root().vectorize(xvars[3], lanes);
+  if (parallel)
+    xp.parallel(xvars[1]);
+  // The input transform.
+  static const int BT[4][4] = {
+      {1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+  Halide::Var n = var("n"), e = var("e"), ch = var("c"), ty = var("ty"),
+              tx = var("tx");
+  std::vector<Halide::Expr> vin;
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      Halide::Expr v;
+      for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 4; ++b)
+          if (int k = BT[i][a] * BT[j][b]) {
+            Halide::Expr d = callAt(xp, {n, ch, ty * 2 - int(pt) + a,
+                                         tx * 2 - int(pl) + b});
+            v = !v.defined() ? (k > 0 ? d : -d) : (k > 0 ? v + d : v - d);
+          }
+      vin.push_back(v);
+    }
+  Halide::Func vt = c.func(name + "_wg_input");
+  LowerCtx::set(vt, {n, e, ch, ty, tx}, Halide::mux(e, vin));
+  vt.compute_root()
+      .bound(e, 0, 16)
+      .reorder(tx, e, ty, ch, n)
+      .vectorize(tx, lanes)
+      .unroll(e);
+  if (parallel)
+    vt.parallel(ch);
+  // The products, summed over the channels in register tiles.
+  Halide::Var fo = var("fo"), fi = var("fi");
+  Halide::RDom r = rdomOver(c, {channels}, "wg_channels");
+  std::vector<Halide::Var> mvars{n, e, fo, ty, tx, fi};
+  Index at(mvars.begin(), mvars.end());
+  Halide::Func tile = c.func(name + "_wg_tile"),
+               prod = c.func(name + "_wg_product");
+  LowerCtx::set(tile, mvars, zero);
+  updateAt(tile, at,
+           callAt(tile, at) +
+               u(e, fo, r[0], fi) * callAt(vt, {n, e, r[0], ty, tx}));
+  LowerCtx::set(prod, mvars, callAt(tile, at));
+  Halide::Var co = var("co"), ci = var("ci"), mio = var("mio"),
+              miv = var("miv");
+  prod.compute_root()
+      .bound(fi, 0, block)
+      .split(tx, co, ci, pb)
+      .split(fi, mio, miv, lanes)
+      .reorder(miv, mio, ci, co, ty, fo, e, n)
+      .vectorize(miv)
+      .unroll(mio)
+      .unroll(ci);
+  if (parallel)
+    prod.parallel(e);
+  tile.compute_at(prod, co);
+  tile.split(fi, mio, miv, lanes).vectorize(miv).unroll(mio).unroll(tx);
+  tile.update()
+      .split(fi, mio, miv, lanes)
+      .reorder(miv, mio, tx, r[0])
+      .vectorize(miv)
+      .unroll(mio)
+      .unroll(tx);
+  // The output transform.
+  static const int AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+  Halide::Var a = var("a"), b = var("b");
+  std::vector<Halide::Expr> out;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) {
+      Halide::Expr o;
+      for (int k = 0; k < 4; ++k)
+        for (int l = 0; l < 4; ++l)
+          if (int s = AT[i][k] * AT[j][l]) {
+            Halide::Expr m = callAt(prod, {n, k * 4 + l, fo, ty, tx, fi});
+            o = !o.defined() ? (s > 0 ? m : -m) : (s > 0 ? o + m : o - m);
+          }
+      out.push_back(o);
+    }
+  Halide::Func yt = c.func(name + "_wg_output");
+  LowerCtx::set(yt, {n, fo, ty, a, tx, b, fi}, Halide::mux(a * 2 + b, out));
+  yt.compute_root()
+      .bound(a, 0, 2)
+      .bound(b, 0, 2)
+      .bound(fi, 0, block)
+      .reorder(fi, b, a, tx, ty, fo, n)
+      .vectorize(fi, lanes)
+      .unroll(a)
+      .unroll(b);
+  if (parallel)
+    yt.parallel(fo);
+  Index o = outIndex(c);
+  Halide::Expr value = callAt(yt, {o[0], o[1] / block, o[2] / 2, o[2] % 2,
+                                   o[3] / 2, o[3] % 2, o[1] % block});
+  if (c.numInputs() > 2)
+    value = c.in(2, {o[1]}) + value;
+  c.define(0, value);
+}
+
+/// conv in the Winograd form, its weights transformed in the kernel (a
+/// conv the `winograd` pass did not split: compiled without it, or run by
+/// the JIT).
+static void lowerConvWinograd(LowerCtx &c, const KernelSchedule &sched,
+                              const ConvGeometry &geo) {
+  const int lanes = sched.vector, block = lanes * sched.tileFilters;
+  const bool parallel = sched.parallel != "none";
+  const std::string &name = c.name();
+  Halide::Var e(name + "_wu_e"), fo(name + "_wu_fo"), wc(name + "_wu_c"),
+      fi(name + "_wu_fi");
+  Halide::Func ut = c.func(name + "_wg_weights");
+  LowerCtx::set(ut, {e, fo, wc, fi},
+                winogradWeights(c, 1, c.outType().dim(1), block, lanes, parallel,
+                                e, fo, wc, fi));
+  ut.compute_root()
+      .bound(e, 0, 16)
+      .bound(fi, 0, block)
+      .reorder(fi, e, wc, fo)
+      .vectorize(fi, lanes)
+      .unroll(e);
+  if (parallel)
+    ut.parallel(fo);
+  lowerWinogradTiles(c, sched, geo.padBegin[0], geo.padBegin[1],
+                     c.inType(1).dim(1),
+                     [&](const Halide::Expr &ee, const Halide::Expr &f,
+                         const Halide::Expr &ch, const Halide::Expr &i) {
+                       return callAt(ut, {ee, f, ch, i});
+                     });
+}
+
 /// y[n, m, o...] = b[m] + sum over c < C/group and k... of
 ///   x[n, g * C/group + c, o * stride - pad_begin + k * dilation] * w[m, c, k...]
 /// with g = m / (M / group) and x zero outside its bounds.
@@ -210,6 +430,14 @@ static Status lowerConv(LowerCtx &c) {
     return Status::error("schedule '" + sched.str() +
                          "': layout nchwc needs a conv of one group, this one "
                          "has " + std::to_string(group));
+  if (c.cpuSchedule() && sched.layout == "winograd") {
+    if (!winogradApplies(c.node()))
+      return Status::error("schedule '" + sched.str() +
+                           "': layout winograd needs a 2-D conv of one group "
+                           "with a 3x3 kernel, stride 1 and dilation 1");
+    lowerConvWinograd(c, sched, *geo);
+    return Status::success();
+  }
   int64_t width = y.dim(y.rank() - 1);
   // On a GPU each thread computes one output, and nchwc vectorizes across
   // filters: nothing is rounded up.
@@ -496,6 +724,138 @@ OpDef defineConv() {
       .lower(lowerConv)
       .pattern(FusionPattern::Complex)
       .grad(gradConv);
+}
+
+/// winograd_weights: w [M, C, 3, 3] -> u [16, ceil(M / block), C, block].
+static Status inferWinogradWeights(ShapeCtx &c) {
+  const TensorType &w = c.input(0);
+  int64_t block = c.attrInt("block");
+  if (block < 1)
+    return c.error("block must be positive, got " + std::to_string(block));
+  if (w.rank() != 4 || (w.dim(2) >= 0 && w.dim(2) != 3) ||
+      (w.dim(3) >= 0 && w.dim(3) != 3))
+    return c.error("weight must be [filters, channels, 3, 3], got " + w.str());
+  int64_t m = w.dim(0);
+  c.setOutput(0, TensorType(w.dtype(), {16, m < 0 ? kDynamic : (m + block - 1) / block,
+                                        w.dim(1), block}));
+  return Status::success();
+}
+
+/// Per filter (of the blocks) and channel: the 16 elements' 64 terms, 60
+/// of them scaled by 1/2 or 1/4, summed in 48 additions.
+static int64_t winogradWeightsFlops(const Node &n) {
+  const TensorType &u = n.result(0)->type();
+  return u.isStatic() ? 108 * u.dim(1) * u.dim(2) * u.dim(3) : 0;
+}
+
+static Status lowerWinogradWeights(LowerCtx &c) {
+  CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(c.node()));
+  int lanes = c.cpuSchedule() ? std::max(1, sched.vector) : 1;
+  Index o = outIndex(c);
+  c.define(0, winogradWeights(c, 0, c.inType(0).dim(0),
+                              int(c.node().attrInt("block")), lanes,
+                              sched.parallel != "none", o[0], o[1], o[2],
+                              o[3]));
+  return Status::success();
+}
+
+OpDef defineWinogradWeights() {
+  return OpDef("winograd_weights")
+      .summary("The weights of a 3x3 conv transformed for Winograd F(2x2, "
+               "3x3): u[e, b, c, f] = (G g G^T)[e / 4][e % 4] of filter "
+               "b * block + f (zero past the last) and channel c; made by "
+               "the winograd pass")
+      .inputs({"w"})
+      .outputs({"u"})
+      .requiredAttr("block", AttrKind::Int, "filters per block (innermost)")
+      .inferShape(inferWinogradWeights)
+      .flops(winogradWeightsFlops)
+      .pattern(FusionPattern::Opaque)
+      .lower(lowerWinogradWeights);
+}
+
+/// conv_winograd: x [N, C, H, W], u [16, B, C, block], b [M]? -> y [N, M,
+/// H + pads - 2, W + pads - 2].
+static Status inferConvWinograd(ShapeCtx &c) {
+  const TensorType &x = c.input(0), &u = c.input(1);
+  int64_t filters = c.attrInt("filters");
+  if (x.rank() != 4 || u.rank() != 4)
+    return c.error("input must be [N, C, H, W] and the weights [16, blocks, "
+                   "C, block], got " + x.str() + " and " + u.str());
+  if (u.dim(0) != 16 || (x.dim(1) >= 0 && u.dim(2) >= 0 && x.dim(1) != u.dim(2)))
+    return c.error("weights " + u.str() + " are not the Winograd transform "
+                   "of 3x3 weights over the input's " + std::to_string(x.dim(1)) +
+                   " channels");
+  if (u.dim(1) >= 0 && u.dim(3) >= 0 &&
+      (filters <= (u.dim(1) - 1) * u.dim(3) || filters > u.dim(1) * u.dim(3)))
+    return c.error(std::to_string(filters) + " filters do not fill the " +
+                   std::to_string(u.dim(1)) + " blocks of " +
+                   std::to_string(u.dim(3)) + " of the weights " + u.str());
+  if (c.numInputs() > 2 && (c.input(2).rank() != 1 || c.input(2).dim(0) != filters))
+    return c.error("bias " + c.input(2).str() + " must be a vector of " +
+                   std::to_string(filters));
+  std::vector<int64_t> pads = c.attrInts("pads");
+  if (pads.empty())
+    pads.assign(4, 0);
+  if (pads.size() != 4 || *std::min_element(pads.begin(), pads.end()) < 0)
+    return c.error("pads must be 4 values >= 0 (begin, end), got " +
+                   intsStr(pads));
+  std::vector<int64_t> out{x.dim(0), filters};
+  for (int i = 0; i < 2; ++i) {
+    int64_t in = x.dim(2 + i);
+    if (in >= 0 && in + pads[i] + pads[2 + i] < 3)
+      return c.error("the padded input is smaller than the 3x3 kernel in "
+                     "spatial dimension " + std::to_string(i));
+    out.push_back(in < 0 ? kDynamic : in + pads[i] + pads[2 + i] - 2);
+  }
+  c.setOutput(0, TensorType(x.dtype(), out));
+  return Status::success();
+}
+
+/// The FLOPs of the direct conv it computes (so that its GFLOP/s compare
+/// with the other forms' and can exceed the FMA peak).
+static int64_t convWinogradFlops(const Node &n) {
+  const TensorType &y = n.result(0)->type(), &u = n.operand(1)->type();
+  if (!y.isStatic() || !u.isStatic())
+    return 0;
+  return directConvFlops(n, u.dim(2) * 9); // channels x 3 x 3
+}
+
+static Status lowerConvWinogradOp(LowerCtx &c) {
+  CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(c.node()));
+  const TensorType &u = c.inType(1);
+  if (!c.cpuSchedule())
+    return Status::error("conv_winograd is made by the winograd pass for "
+                         "CPU targets only");
+  if (sched.layout != "winograd" || sched.vector * sched.tileFilters != u.dim(3))
+    return Status::error("schedule '" + sched.str() + "' is not a winograd "
+                         "schedule of blocks of " + std::to_string(u.dim(3)) +
+                         " filters (the weights' blocks)");
+  std::vector<int64_t> pads = c.node().attrInts("pads");
+  if (pads.empty())
+    pads.assign(4, 0);
+  lowerWinogradTiles(c, sched, pads[0], pads[1], u.dim(2),
+                     [&](const Halide::Expr &e, const Halide::Expr &fo,
+                         const Halide::Expr &ch, const Halide::Expr &fi) {
+                       return c.in(1, {e, fo, ch, fi});
+                     });
+  return Status::success();
+}
+
+OpDef defineConvWinograd() {
+  return OpDef("conv_winograd")
+      .summary("A 3x3 conv of stride 1 in the Winograd form F(2x2, 3x3), its "
+               "weights transformed by winograd_weights; made by the "
+               "winograd pass from a conv scheduled layout=winograd")
+      .inputs({"x", "u", "b?"})
+      .outputs({"y"})
+      .requiredAttr("filters", AttrKind::Int, "output channels")
+      .attr("pads", AttrKind::Ints, std::vector<int64_t>{},
+            "[top, left, bottom, right]; empty = all 0")
+      .inferShape(inferConvWinograd)
+      .flops(convWinogradFlops)
+      .lower(lowerConvWinogradOp)
+      .pattern(FusionPattern::Complex);
 }
 
 } // namespace cnnc::ops

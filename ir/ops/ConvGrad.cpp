@@ -265,6 +265,7 @@ static Status lowerConvGradDataAsConv(LowerCtx &c, const ConvGeometry &g,
     conv->result(0)->setType(TensorType(x.dtype(), out));
     MachineModel m;
     m.vectorBits = outer.vector * int(t.bits());
+    m.winograd = false;
     KernelSchedule ps = chooseSchedule(*conv, m);
     if (outer.parallel == "none")
       ps.parallel = "none";

@@ -188,16 +188,17 @@ std::vector<Case> allCases() {
                     {{"dilations", ints({2, 2})}, {"pads", ints({2, 2, 2, 2})}}));
   cs.push_back(conv("width16_stride2", {2, 3, 6, 33}, {8, 3, 3, 3},
                     {{"strides", ints({1, 2})}, {"pads", ints({1, 1, 1, 1})}}));
-  // Big enough for the nchwc form (ir/Schedule.h, chooseConvLayout: 32
-  // channels x 9 taps >= 256 terms, 81 > 64 positions; in f64 vector=4
-  // layout=nchwc tile=2x5), forward and, with 32 filters, conv_grad_data's
-  // stride-1 conv too; 32 filters are not whole tiles of 2x5 columns over
-  // 9, so the shifted last tile is covered.
-  // Its loss sums 2,592 outputs of 288 terms: the rounding error of the
+  // Big enough for the nchwc form (ir/Schedule.h, chooseConvLayout: 30
+  // channels x 9 taps >= 256 terms, 81 > 64 positions, and 30 channels
+  // below winograd's 32; in f64 vector=4 layout=nchwc tile=2x5), forward
+  // and, with 32 filters, conv_grad_data's stride-1 conv too (32 x 9
+  // terms; winograd is never chosen there); the 9 columns are not whole
+  // tiles of 5, so the shifted last tile is covered.
+  // Its loss sums 2,592 outputs of 270 terms: the rounding error of the
   // loss over h (1e-16 |L| / h) reached 5e-6 relative on its smallest
   // gradients with the default h. A conv is linear in each input, so the
   // centered difference has no truncation error: a larger h is exact.
-  cs.push_back(conv("nchwc_filter_vectors", {1, 32, 9, 9}, {32, 32, 3, 3},
+  cs.push_back(conv("nchwc_filter_vectors", {1, 30, 9, 9}, {32, 30, 3, 3},
                     {{"pads", ints({1, 1, 1, 1})}}));
   cs.back().step = 1e-2;
   // nchw in channel chunks (chooseConvChunk): a row of 3x4 tiles reads
@@ -207,6 +208,17 @@ std::vector<Case> allCases() {
   // so the clamped weights of the rounded-up last tile are covered.
   cs.push_back(conv("nchw_channel_chunks", {1, 24, 4, 256}, {5, 24, 3, 3},
                     {{"pads", ints({1, 1, 1, 1})}}));
+  cs.back().step = 1e-2;
+  // Winograd F(2x2, 3x3) (layout=winograd, forced by the schedule; the
+  // default chooses it from 32 channels up): its 2x2 tiles run past the
+  // odd output width 7 and the asymmetric pads, and 10 filters are not a
+  // whole block of 2 vectors of 4 (f64), so the zeroed weights past the
+  // last filter and the shifted last tile of 3 are covered. Only the
+  // forward conv takes it: the gradients' convs choose their own.
+  cs.push_back(conv("winograd", {1, 6, 7, 8}, {10, 6, 3, 3},
+                    {{"pads", ints({1, 0, 0, 1})},
+                     {"schedule", Attribute("vector=4 layout=winograd "
+                                            "tile=2x3 parallel=none")}}));
   cs.back().step = 1e-2;
   // Pooling.
   cs.push_back(pool("max_pool", "k2_s2", {1, 2, 4, 4},

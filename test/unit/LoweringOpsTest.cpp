@@ -845,21 +845,13 @@ TEST(LoweringOps, Lrn) {
 
 /// conv in f64 (LoweringTest checks f32 against naive loops): a grouped,
 /// strided, dilated, padded case against a naive loop nest.
-TEST(LoweringOps, ConvF64) {
-  Dims xd{1, 4, 7, 6}, wd{6, 2, 3, 2};
-  Dims strides{2, 1}, pads{1, 0, 1, 1}, dil{1, 2};
-  int64_t group = 2;
-  Tensor x = randomTensor(ty(DType::F64, xd), 1),
-         w = randomTensor(ty(DType::F64, wd), 2);
-  Tensor b = randomTensor(ty(DType::F64, {6}), 3);
-  Tensor y = runOp("conv", {x, w, b},
-                   {{"group", Attribute(group)},
-                    {"strides", Attribute(strides)},
-                    {"pads", Attribute(pads)},
-                    {"dilations", Attribute(dil)}});
-  ASSERT_FALSE(y.empty());
+/// conv of \p x, \p w and \p b by naive loops, 2-D, zero padding.
+std::vector<double> naiveConv2d(const Tensor &x, const Tensor &w,
+                                const Tensor &b, const Dims &yd,
+                                const Dims &strides, const Dims &pads,
+                                const Dims &dil, int64_t group) {
+  const Dims &xd = x.dims(), &wd = w.dims();
   std::vector<double> want;
-  const Dims &yd = y.dims();
   for (int64_t flat = 0; flat < product(yd); ++flat) {
     std::vector<int64_t> o = unflatten(flat, yd);
     double acc = b.getDouble(o[1]);
@@ -876,7 +868,81 @@ TEST(LoweringOps, ConvF64) {
         }
     want.push_back(acc);
   }
-  expectTensorNear(y, Tensor::fromDoubles(y.type(), want), 1e-11);
+  return want;
+}
+
+TEST(LoweringOps, ConvF64) {
+  Dims xd{1, 4, 7, 6}, wd{6, 2, 3, 2};
+  Dims strides{2, 1}, pads{1, 0, 1, 1}, dil{1, 2};
+  int64_t group = 2;
+  Tensor x = randomTensor(ty(DType::F64, xd), 1),
+         w = randomTensor(ty(DType::F64, wd), 2);
+  Tensor b = randomTensor(ty(DType::F64, {6}), 3);
+  Tensor y = runOp("conv", {x, w, b},
+                   {{"group", Attribute(group)},
+                    {"strides", Attribute(strides)},
+                    {"pads", Attribute(pads)},
+                    {"dilations", Attribute(dil)}});
+  ASSERT_FALSE(y.empty());
+  expectTensorNear(y,
+                   Tensor::fromDoubles(y.type(), naiveConv2d(x, w, b, y.dims(),
+                                                             strides, pads, dil,
+                                                             group)),
+                   1e-11);
+}
+
+/// The Winograd form (schedule layout=winograd, F(2x2, 3x3)) against the
+/// naive loops: two images, odd output sizes (9x7, so the last 2x2 tiles
+/// run past them), asymmetric pads, 11 filters (not a whole block of 2
+/// vectors of 4), f64 and f32.
+TEST(LoweringOps, ConvWinograd) {
+  Dims xd{2, 5, 9, 8}, wd{11, 5, 3, 3}, pads{0, 1, 2, 0}, one{1, 1};
+  for (DType t : {DType::F64, DType::F32}) {
+    SCOPED_TRACE(dtypeName(t));
+    Tensor x = randomTensor(ty(t, xd), 11), w = randomTensor(ty(t, wd), 12),
+           b = randomTensor(ty(t, {11}), 13);
+    std::string sched = t == DType::F64
+                            ? "vector=4 layout=winograd tile=2x3 parallel=outer"
+                            : "vector=8 layout=winograd tile=2x3 parallel=none";
+    Tensor y = runOp("conv", {x, w, b},
+                     {{"pads", Attribute(pads)}, {kScheduleAttr, Attribute(sched)}});
+    ASSERT_FALSE(y.empty());
+    EXPECT_EQ(y.dims(), (Dims{2, 11, 9, 7}));
+    expectTensorNear(
+        y,
+        Tensor::fromDoubles(y.type(), naiveConv2d(x, w, b, y.dims(), one, pads,
+                                                  one, 1)),
+        t == DType::F64 ? 1e-11 : 1e-5);
+  }
+}
+
+/// A schedule that says winograd for a conv Winograd can not compute is an
+/// error naming the schedule and what the layout needs.
+TEST(LoweringOps, ConvWinogradRefusesOtherConvs) {
+  Tensor x = randomTensor(ty(DType::F32, {1, 2, 8, 8}), 1);
+  for (auto [wd, strides] :
+       std::vector<std::pair<Dims, Dims>>{{{3, 2, 3, 3}, {2, 2}},
+                                          {{3, 2, 5, 5}, {1, 1}}}) {
+    Graph g;
+    Value *xv = g.addInput("x", x.type());
+    Value *wv = g.addInput("w", ty(DType::F32, wd));
+    Node *n = g.addNode(
+        "conv", {xv, wv},
+        {{"strides", Attribute(strides)},
+         {kScheduleAttr,
+          Attribute("vector=8 layout=winograd tile=2x3 parallel=none")}});
+    auto types = computeNodeShape(*n);
+    ASSERT_TRUE(types.ok()) << types.status().message();
+    n->result(0)->setType((*types)[0]);
+    auto jit = evaluateNodeJit(*n, {x, randomTensor(ty(DType::F32, wd), 2)});
+    ASSERT_FALSE(jit.ok());
+    EXPECT_NE(jit.status().message().find(
+                  "schedule 'vector=8 layout=winograd tile=2x3 parallel=none': "
+                  "layout winograd needs a 2-D conv of one group with a 3x3 "
+                  "kernel, stride 1 and dilation 1"),
+              std::string::npos)
+        << jit.status().message();
+  }
 }
 
 /// softmax_cross_entropy and hinge_loss against naive loops, i64 and i32

@@ -190,8 +190,20 @@ def torchnames():
     return m
 
 
+def oddconv():
+    """3x3 stride-1 convs whose 2x2 Winograd tiles run past the output:
+    odd sizes (13x11 with no padding), asymmetric pads (14x10), 20 filters
+    (not a whole block of 16) over 5 and 20 channels."""
+    b = Builder(5)
+    h = b.relu(b.conv("x", 5, 20, 3))
+    w = b.weight("w", (20, 20, 3, 3), 20 * 9)
+    bias = b.const("b", (b.rng.standard_normal(20) * 0.1).astype(np.float32))
+    h = b.node("Conv", [h, w, bias], kernel_shape=[3, 3], pads=[1, 0, 2, 1])
+    return b.model("oddconv", [1, 5, 15, 13], b.relu(h))
+
+
 MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten,
-                                  torchnames]}
+                                  torchnames, oddconv]}
 
 
 if __name__ == "__main__":
