@@ -24,7 +24,7 @@ static int failures;
   } while (0)
 
 static const int32_t ARGS[] = {0, 1, 2, 3};
-static const cnnc_rt_step STEPS[] = {{"rt_pipe", rt_pipe_argv, 4, ARGS, 12}};
+static const cnnc_rt_step STEPS[] = {{"rt_pipe", rt_pipe_argv, 4, ARGS, 12, 0}};
 static const int32_t INPUTS[] = {0}, OUTPUTS[] = {3}, PARAMS[] = {1};
 static const int32_t TRAINABLE[] = {1};
 static const cnnc_rt_function FUNCTIONS[] = {
