@@ -123,8 +123,10 @@ typedef struct cnnc_model_api {
   size_t num_inputs, num_outputs, num_params;
   const cnnc_tensor_desc *inputs, *outputs, *params;
 
-  /* Bytes of working memory (activations; plus parameters) the model needs,
-   * for create_with_arena; the arena must be 64-byte aligned. */
+  /* Bytes of working memory (activations and transformed weights kept
+   * between runs; plus parameters) the model needs, for
+   * create_with_arena; the arena must be 64-byte aligned and is the
+   * ctx's until destroy. */
   size_t arena_size;
 
   cnnc_status (*create)(cnnc_ctx **ctx);
