@@ -179,6 +179,32 @@ static void lowerConvFilterVectors(LowerCtx &c, const KernelSchedule &sched,
   c.define(0, callAt(acc, ai));
 }
 
+/// x (input 0 of \p c) with zeros around it on a CPU, over \p vars (IR
+/// order: n, c, spatial...), computed at root and vectorized by \p lanes:
+/// zeros, then an update copying x over its own extent per image and
+/// channel, so that both loops are dense vectors (one select of a clamped
+/// load per element made Halide gather every vector: most of a depthwise
+/// conv's time).
+static Halide::Func zeroPaddedCopy(LowerCtx &c, const std::string &name,
+                                   const std::vector<Halide::Var> &vars,
+                                   int lanes) {
+  const TensorType &x = c.inType(0);
+  Halide::Func xp = c.func(name);
+  LowerCtx::set(xp, vars,
+                Halide::Internal::make_zero(LowerCtx::halideType(x.dtype())));
+  std::vector<int64_t> extents;
+  for (int64_t d = 2; d < x.rank(); ++d)
+    extents.push_back(x.dim(d));
+  Halide::RDom rx = rdomOver(c, extents, "x");
+  Index inside{vars[0], vars[1]};
+  for (int i = 0; i < rx.dimensions(); ++i)
+    inside.push_back(rx[i]);
+  updateAt(xp, inside, c.in(0, inside));
+  xp.compute_root().vectorize(vars.back(), lanes);
+  xp.update().vectorize(rx[rx.dimensions() - 1], lanes);
+  return xp;
+}
+
 /// Winograd F(2x2, 3x3) (Lavin and Gray 2016): each 2x2 output tile of a
 /// 3x3 conv of stride 1 is y = A^T [(G g G^T) . (B^T d B)] A, d the 4x4
 /// patch of x under it, g a filter's 3x3 weights, the products summed over
@@ -266,11 +292,11 @@ static void lowerWinogradTiles(
   auto var = [&](const char *s) { return Halide::Var(name + "_wg_" + s); };
   // x with zeros around it, so that every patch load is dense.
   std::vector<Halide::Var> xvars{var("xn"), var("xc"), var("xh"), var("xw")};
-  Halide::Func xp = c.func(name + "_x_padded");
-  LowerCtx::set(xp, xvars, c.inOr(0, Index(xvars.begin(), xvars.end()), zero));
-  xp.compute_root().vectorize(xvars[3], lanes);
-  if (parallel)
+  Halide::Func xp = zeroPaddedCopy(c, name + "_x_padded", xvars, lanes);
+  if (parallel) {
     xp.parallel(xvars[1]);
+    xp.update().parallel(xvars[1]);
+  }
   // The input transform.
   static const int BT[4][4] = {
       {1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
@@ -516,21 +542,26 @@ static Status lowerConv(LowerCtx &c) {
     std::vector<Halide::Var> xv_;
     for (int64_t i = 0; i < x.rank(); ++i)
       xv_.emplace_back(name + "_x" + std::to_string(i));
-    Halide::Func xp = c.func(name + "_x_padded");
-    LowerCtx::set(xp, xv_, c.inOr(0, Index(xv_.begin(), xv_.end()), zero));
-    xp.compute_root();
+    Halide::Func xp;
     if (c.cpuSchedule()) {
-      xp.vectorize(xv_.back(), lanes);
+      xp = zeroPaddedCopy(c, name + "_x_padded", xv_, lanes);
       xcopy = xp;
       xcopyChannel = xv_[1];
+    } else {
+      xp = c.func(name + "_x_padded");
+      LowerCtx::set(xp, xv_, c.inOr(0, Index(xv_.begin(), xv_.end()), zero));
+      xp.compute_root();
     }
     xv = callAt(xp, xi);
   } else {
     xv = c.in(0, xi);
   }
   if (xcopy.defined() && sched.parallel != "none" && x.dim(1) > 1 &&
-      !(group > 1 && !nchwc))
+      !(group > 1 && !nchwc)) {
     xcopy.parallel(xcopyChannel);
+    if (xcopy.has_update_definition())
+      xcopy.update().parallel(xcopyChannel);
+  }
   if (nchwc) {
     lowerConvFilterVectors(c, sched, vars, r, xv);
     return Status::success();
