@@ -127,16 +127,19 @@ static int copy_file(const char *from, const char *to) {
   return ok;
 }
 
-static cnnc_tensor tensor2x3(float *data) {
+/* An f32 tensor over data: [d0] (d1 = 0) or [d0, d1]. */
+static cnnc_tensor tensor_f32(float *data, int64_t d0, int64_t d1) {
   cnnc_tensor t;
   memset(&t, 0, sizeof t);
   t.data = data;
   t.dtype = CNNC_F32;
-  t.rank = 2;
-  t.dims[0] = 2;
-  t.dims[1] = 3;
+  t.rank = d1 ? 2 : 1;
+  t.dims[0] = d0;
+  t.dims[1] = d1;
   return t;
 }
+
+static cnnc_tensor tensor2x3(float *data) { return tensor_f32(data, 2, 3); }
 
 static const float DATA[6] = {0, 1, 2, 3, 4, 5};
 
@@ -645,12 +648,7 @@ static void test_cached_steps(void) {
   CHECK(test_cached_calls == 2);
   /* A function that writes w (its copy step). */
   float w2[3] = {4, 5, 6};
-  cnnc_tensor tw;
-  memset(&tw, 0, sizeof tw);
-  tw.data = w2;
-  tw.dtype = CNNC_F32;
-  tw.rank = 1;
-  tw.dims[0] = 3;
+  cnnc_tensor tw = tensor_f32(w2, 3, 0);
   CHECK_STATUS(cnnc_rt_run_function(ctx, 1, &tw, 1, NULL, 0), CNNC_OK);
   CHECK(test_cached_calls == 2);
   CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
