@@ -233,13 +233,15 @@ TEST(MemoryPlan, FusedPlansAreSound) {
         for (size_t a = 0; a < st.args.size(); ++a) {
           const PlanTensor &t = m.plan.tensors[size_t(st.args[a])];
           if (int32_t(a) < st.numOperands) {
-            if (t.storage == Storage::Temp)
+            if (t.storage == Storage::Temp) {
               EXPECT_TRUE(written.count(st.args[a]))
                   << st.name << " reads " << t.name << " before it is written";
+            }
           } else {
             written.insert(st.args[a]);
-            if (st.fused())
+            if (st.fused()) {
               EXPECT_EQ(t.inPlaceOf, -1) << st.name;
+            }
           }
         }
       }
