@@ -229,7 +229,7 @@ std::string preparePipeline(bool inferenceOnly, bool fuse,
   if (fuse)
     p += ",fuse";
   if (!machine.empty())
-    p += ",schedule{" + machine + "},winograd";
+    p += ",schedule{" + machine + "},pack-weights";
   return p;
 }
 

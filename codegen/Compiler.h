@@ -83,7 +83,7 @@ Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
                                   uint64_t seed = 0, bool fuse = true);
 /// The pass pipeline compileModel runs on each function before planning;
 /// \p machine: the schedule pass's options ("" for a GPU or an
-/// autoscheduler: no schedule and no winograd pass).
+/// autoscheduler: no schedule and no pack-weights pass).
 std::string preparePipeline(bool inferenceOnly, bool fuse,
                             const std::string &machine);
 /// The schedule pass's machine options for \p t: its f32 vector width in

@@ -58,7 +58,7 @@ struct PlanStep {
   /// that writes no parameter (no assign): its results (temporaries kept
   /// at the top of the arena, see ModelPlan::cachedBytes) stay valid until
   /// a parameter changes, and the runtime runs it only then (the
-  /// transformed weights of the `winograd` pass).
+  /// transformed weights of the `pack-weights` pass).
   bool cached = false;
   bool fused() const { return nodes.size() > 1; }
 };

@@ -104,9 +104,11 @@ bool winogradApplies(const Node &conv) {
   return true;
 }
 
-/// Below these nchw is kept (see chooseConvLayout): terms of one output's
-/// sum (channels x taps), output positions per image.
-static constexpr int64_t kMinNchwcReduction = 256, kMinNchwcPositions = 64;
+/// nchw is kept (see chooseConvLayout) below kMinNchwcReduction terms of
+/// one output's sum (channels x taps), or where the channels fill less than
+/// kMinNchwcChannelFill of their blocks of a vector.
+static constexpr int64_t kMinNchwcReduction = 256;
+static constexpr double kMinNchwcChannelFill = 2.0 / 3.0;
 /// Winograd is chosen from these up (see chooseConvLayout): channels and
 /// filters each, output positions per image.
 static constexpr int64_t kMinWinogradChannels = 32,
@@ -151,8 +153,6 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
   int64_t height = rows ? y.dim(y.rank() - 2) : 1, filters = y.dim(1),
           width = y.dim(y.rank() - 1), channels = w.dim(1);
   int64_t elementBytes = int64_t(y.numBytes() / std::max<int64_t>(1, y.numElements()));
-  const std::vector<int64_t> &strides = conv.attrInts("strides");
-  int64_t stride = strides.empty() ? 1 : strides.back();
   const int registers = m.vectorRegisters;
   auto [mb, rb] = chooseConvTile(filters, height, taps == 1 ? 2 : 8, registers);
   ConvLayoutChoice nchw{"nchw", mb, rb};
@@ -160,12 +160,15 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
     return nchw;
   // Winograd F(2x2, 3x3): 16 products per 2x2 tile and channel instead of
   // 36, for transforms of x and of the products (the weights' transform
-  // is a cached step of its own, see passes/Winograd.cpp). Measured here
-  // against the best direct form, 1 thread: 64 channels at 56x56 1.6x
-  // faster, 128 at 28x28 1.6x, 512 at 28x28 2.0x and at 14x14 1.9x
-  // (VGG-11), 256 at 14x14 1.0-1.1x, 512 at 7x7 1.1x, ResNet-20's 32
-  // channels at 16x16 1.2x and 64 at 8x8 1.1x; but its 16 channels at
-  // 32x32 1.1x slower.
+  // is a cached step of its own, see passes/PackWeights.cpp); they cost
+  // per channel and per filter, the products per channel x filter, so
+  // the gain grows with both. Measured here against the best direct form,
+  // 1 thread: 64 channels at 56x56 1.6x faster, 128 at 28x28 1.6x, 512 at
+  // 28x28 2.0x and at 14x14 1.9x (VGG-11), 512 at 7x7 1.1x, ResNet-20's 32
+  // channels at 16x16 1.2x; but its 16 channels at 32x32 1.1x slower.
+  // Against the nchwc form of cnnc's pack-weights pass (whole models, runs
+  // alternating in one process): ResNet-20 8% faster with its 32 and 64
+  // channels in this form.
   if (m.winograd && winogradApplies(conv) &&
       (m.convLayout == "winograd" ||
        (m.convLayout == "auto" && channels >= kMinWinogradChannels &&
@@ -176,40 +179,30 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
                      wg.tileFilters, wg.tileRows);
     return wg;
   }
-  // Measured on ResNet-18/20/50 and MobileNetV2 here, nchw ran 15-130%
-  // faster than any nchwc tile where
-  //  - a sum has fewer than kMinNchwcReduction terms (channels x taps: the
-  //    stem's 3 channels, MobileNetV2's 1x1 expansions, ResNet-20's first
-  //    stride-2 conv): the tile's stores and y's read back across the
-  //    blocks cost more than its few FMAs per output;
-  //  - there are at most kMinNchwcPositions output positions per image
-  //    (layer4's 7x7 convs, 3x3 and 1x1 alike); the cause is not
-  //    established (each block's weights are streamed from L2 for only a
-  //    few tiles there).
+  // nchwc reads x in blocks of a vector of channels and its weights in
+  // blocks made once (passes/PackWeights.cpp), so a tile's loads come from
+  // a few cache lines instead of one per channel. Measured here against
+  // nchw (medians of alternating runs, 1 thread): ResNet-50's 1x1 convs at
+  // 7x7 2.2x faster, its stride-2 1x1 conv to 7x7 2.0x, 128 -> 512 at 28x28
+  // 1.3x. nchw stays where
+  //  - a sum has fewer than kMinNchwcReduction terms: whole models ran
+  //    5% slower (ResNet-20, its 16-channel 3x3 convs in nchwc) or within
+  //    noise (MobileNetV2, SqueezeNet, ResNet-50) with thresholds of 64 or
+  //    128 (the tile's stores, y's read back across the blocks and the
+  //    copy of x cost more than a short sum's FMAs);
+  //  - the channels fill less than kMinNchwcChannelFill of their blocks:
+  //    the stems of 3 channels in blocks of 8 ran 1.9-2.8x slower.
   bool forced = m.convLayout == "nchwc";
+  int64_t cblocks = (channels + lanes - 1) / lanes;
   if (!forced && (channels * taps < kMinNchwcReduction ||
-                  height * width <= kMinNchwcPositions))
+                  double(channels) < kMinNchwcChannelFill * double(cblocks * lanes)))
     return nchw;
   // nchwc: mv vectors of filters x pb columns.
   ConvLayoutChoice nchwc{"nchwc", 1, 1};
-  double bestC = filterVectorTile(
+  double best = filterVectorTile(
       filters, width, lanes, registers, int64_t(lanes) * channels * taps * elementBytes,
       forced ? 0 : m.l2Bytes / 2, nchwc.tileFilters, nchwc.tileRows);
-  if (forced)
-    return nchwc;
-  if (bestC == 0)
-    return nchw;
-  double cycles = std::max({mb * rb / 2.0, (mb + rb) / 2.0, 5.0});
-  double waste = double((filters + mb - 1) / mb * mb) / double(filters) *
-                 double((height + rb - 1) / rb * rb) / double(height) *
-                 double((width + lanes - 1) / lanes * lanes) / double(width);
-  double scoreN = mb * rb * lanes / cycles / waste;
-  // The deinterleaved copy of a strided conv's x, and the new channel
-  // plane each 1x1 step's vectors come from, cost nchw about as much as
-  // a third of its FMAs (measured on ResNet-50's layers).
-  if (stride > 1 || taps == 1)
-    scoreN /= 1.5;
-  return bestC > scoreN ? nchwc : nchw;
+  return forced || best > 0 ? nchwc : nchw;
 }
 
 int chooseConvChunk(int64_t channels, int64_t bytesPerChannel,

@@ -48,8 +48,8 @@ struct MemorySummary {
   std::vector<Function> functions;
   /// The arena: the largest function's, then the cached steps' results.
   int64_t arenaBytes = 0;
-  /// Results kept between runs at the top of the arena (the transformed
-  /// weights of Winograd convs; ModelPlan::cachedBytes).
+  /// Results kept between runs at the top of the arena (the weights of
+  /// Winograd and nchwc convs in their layouts; ModelPlan::cachedBytes).
   int64_t cachedBytes = 0;
   /// The parameter block, each tensor 64-byte aligned, by kind: parameters
   /// (trained or not, running statistics, train.step), gradients

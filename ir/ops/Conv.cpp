@@ -11,6 +11,36 @@
 
 namespace cnnc::ops {
 
+/// Sets y [N, filters, out...] from x [N, C, spatial...], the kernel's
+/// spatial dims and the node's strides, dilations and pads (conv,
+/// conv_nchwc).
+static Status setConvOutput(ShapeCtx &c, const TensorType &x,
+                            const std::vector<int64_t> &kernel,
+                            int64_t filters) {
+  size_t spatial = size_t(x.rank() - 2);
+  auto geo = convGeometry(c, spatial);
+  if (!geo.ok())
+    return geo.status();
+  std::vector<int64_t> out{x.dim(0), filters};
+  for (size_t i = 0; i < spatial; ++i) {
+    int64_t in = x.dim(2 + i), k = kernel[i];
+    if (in < 0 || k < 0) {
+      out.push_back(kDynamic);
+      continue;
+    }
+    int64_t extent = geo->dilations[i] * (k - 1) + 1;
+    int64_t padded = in + geo->padBegin[i] + geo->padEnd[i];
+    if (padded < extent)
+      return c.error("kernel extent " + std::to_string(extent) +
+                     " is larger than the padded input " +
+                     std::to_string(padded) + " in spatial dimension " +
+                     std::to_string(i));
+    out.push_back((padded - extent) / geo->strides[i] + 1);
+  }
+  c.setOutput(0, TensorType(x.dtype(), out));
+  return Status::success();
+}
+
 static Status inferConv(ShapeCtx &c) {
   const TensorType &x = c.input(0), &w = c.input(1);
   if (x.rank() < 3)
@@ -42,28 +72,8 @@ static Status inferConv(ShapeCtx &c) {
       return c.error("bias " + b.str() + " must be a vector of " +
                      std::to_string(filters) + " (one per filter)");
   }
-  size_t spatial = size_t(x.rank() - 2);
-  auto geo = convGeometry(c, spatial);
-  if (!geo.ok())
-    return geo.status();
-  std::vector<int64_t> out{x.dim(0), filters};
-  for (size_t i = 0; i < spatial; ++i) {
-    int64_t in = x.dim(2 + i), k = w.dim(2 + i);
-    if (in < 0 || k < 0) {
-      out.push_back(kDynamic);
-      continue;
-    }
-    int64_t extent = geo->dilations[i] * (k - 1) + 1;
-    int64_t padded = in + geo->padBegin[i] + geo->padEnd[i];
-    if (padded < extent)
-      return c.error("kernel extent " + std::to_string(extent) +
-                     " is larger than the padded input " +
-                     std::to_string(padded) + " in spatial dimension " +
-                     std::to_string(i));
-    out.push_back((padded - extent) / geo->strides[i] + 1);
-  }
-  c.setOutput(0, TensorType(x.dtype(), out));
-  return Status::success();
+  std::vector<int64_t> kernel(w.dims().begin() + 2, w.dims().end());
+  return setConvOutput(c, x, kernel, filters);
 }
 
 /// A conv's FLOPs: a multiply and an add per term of each output's sum
@@ -80,58 +90,115 @@ static int64_t convFlops(const Node &n) {
   return directConvFlops(n, w.numElements() / w.dim(0)); // C/g * prod(kernel)
 }
 
-/// The nchwc form of a CPU conv of one group (schedule layout=nchwc): the
-/// sums in `acc`, laid out [n, filter block, spatial..., filter in block]
-/// with blocks of `block` = tileFilters vectors of filters, computed in
-/// register tiles of a block x tileRows output columns. Each reduction step
-/// (a channel and a tap) loads tileFilters weight vectors from `w_blocked`
-/// (w copied once per run into the same blocks, filters innermost, zero
-/// past the last filter) and broadcasts one x scalar per column: no lane is
-/// wasted on a row's end, and a strided conv reads x in place. y reads acc
-/// back across the blocks. \p xv is x at (vars[0], r[0] the channel, the
-/// taps r[1...] of vars[2...]).
-static void lowerConvFilterVectors(LowerCtx &c, const KernelSchedule &sched,
-                                   const std::vector<Halide::Var> &vars,
-                                   const Halide::RDom &r,
-                                   const Halide::Expr &xv) {
-  const TensorType &x = c.inType(0), &w = c.inType(1), &y = c.outType();
+/// The element at [mo, cb, k..., ci, mi] of conv weights \p wi of \p c
+/// ([M, C, k...]) in nchwc blocks ([ceil(M / block), ceil(C / cblock),
+/// k..., cblock, block]): w[mo * block + mi, cb * cblock + ci, k...], zero
+/// past the last filter or channel.
+static Halide::Expr nchwcWeightsAt(LowerCtx &c, size_t wi, int block,
+                                   int cblock, const Index &at) {
+  const TensorType &w = c.inType(wi);
+  const int64_t filters = w.dim(0), channels = w.dim(1);
+  const size_t n = at.size();
+  Halide::Expr f = at[0] * block + at[n - 1], ch = at[1] * cblock + at[n - 2];
+  Index src{Halide::min(f, int(filters - 1)), Halide::min(ch, int(channels - 1))};
+  for (size_t i = 2; i + 2 < n; ++i)
+    src.push_back(at[i]);
+  Halide::Expr inside = f < int(filters);
+  if (channels % cblock)
+    inside = inside && ch < int(channels);
+  return Halide::select(
+      inside, c.in(wi, src),
+      Halide::Internal::make_zero(LowerCtx::halideType(w.dtype())));
+}
+
+/// The nchwc form of a CPU conv of one group (schedule layout=nchwc), over
+/// weights in nchwc blocks (see nchwcWeightsAt) read by \p weightsAt:
+///  - `x_blocked` [n, cb, p..., ci] = x[n, cb * cblock + ci, p - pad_begin]
+///    (zero outside x and past the last channel), cblock = the vector
+///    width: the channels of one block sit together, so the broadcasts of
+///    a tile's columns come from a few cache lines, not one per channel;
+///  - `acc` [n, mo, spatial..., mi], blocks of `block` = tileFilters vectors
+///    of filters, computed in register tiles of a block x tileRows output
+///    columns: each reduction step (a channel of a block, a tap) loads
+///    tileFilters weight vectors and broadcasts one x scalar per column,
+///    the channels of a block innermost, then the taps, then the blocks;
+///    no lane is wasted on a row's end, and a strided conv reads x_blocked
+///    in place. y reads acc back across the blocks.
+static void lowerConvNchwc(LowerCtx &c, const KernelSchedule &sched,
+                           const ConvGeometry &geo,
+                           const std::function<Halide::Expr(const Index &)> &weightsAt) {
+  const TensorType &x = c.inType(0), &y = c.outType();
   const std::string &name = c.name();
   const size_t spatial = size_t(y.rank() - 2);
-  const int lanes = sched.vector, mv = sched.tileFilters, block = lanes * mv;
-  const int64_t filters = y.dim(1), width = y.dim(y.rank() - 1);
-  // Tiles that run past the row's end are shifted inwards (they recompute
-  // columns of the tile before): the row must hold one.
-  const int pb = int(std::min<int64_t>(sched.tileRows, width));
+  const int lanes = sched.vector, mv = sched.tileFilters, block = lanes * mv,
+            cblock = lanes;
+  const int64_t filters = y.dim(1), channels = x.dim(1),
+                cblocks = (channels + cblock - 1) / cblock,
+                width = y.dim(y.rank() - 1);
+  const bool parallel = sched.parallel != "none";
   Halide::Expr zero = Halide::Internal::make_zero(LowerCtx::halideType(x.dtype()));
-  Halide::Var mo(name + "_mo"), mi(name + "_mi");
-  Halide::Expr filter = mo * block + mi,
-               clamped = Halide::min(filter, int(filters - 1));
-  // w_blocked[mo, c, k..., mi] = w[mo * block + mi, c, k...], 0 past M.
-  std::vector<Halide::Var> wvars{mo};
-  Index wsrc{clamped};
-  for (int64_t d = 1; d < w.rank(); ++d) {
-    wvars.emplace_back(name + "_w" + std::to_string(d));
-    wsrc.push_back(wvars.back());
-  }
-  wvars.push_back(mi);
-  Halide::Func wb = c.func(name + "_w_blocked");
-  LowerCtx::set(wb, wvars,
-                Halide::select(filter < int(filters), c.in(1, wsrc), zero));
-  wb.compute_root().bound(mi, 0, block).vectorize(mi, lanes);
-  // acc and its register tile over [n, mo, spatial..., mi].
-  std::vector<Halide::Var> avars{vars[0], mo};
+  // x_blocked, over the positions the taps read.
+  std::vector<Halide::Var> xbv{Halide::Var(name + "_xb_n"), Halide::Var(name + "_xb_cb")};
   for (size_t i = 0; i < spatial; ++i)
-    avars.push_back(vars[2 + i]);
+    xbv.emplace_back(name + "_xb_p" + std::to_string(i));
+  xbv.emplace_back(name + "_xb_ci");
+  const Halide::Var &cbv = xbv[1], &civ = xbv.back();
+  Halide::Expr ch = cbv * cblock + civ;
+  Index src{xbv[0], Halide::min(ch, int(channels - 1))};
+  Halide::Expr inside = channels % cblock ? ch < int(channels) : Halide::Expr();
+  auto both = [](Halide::Expr a, Halide::Expr b) {
+    return a.defined() ? a && b : b;
+  };
+  for (size_t i = 0; i < spatial; ++i) {
+    int64_t in = x.dim(int64_t(2 + i)), k = c.inType(1).dim(int64_t(2 + i));
+    int64_t last = (y.dim(int64_t(2 + i)) - 1) * geo.strides[i] +
+                   (k - 1) * geo.dilations[i] - geo.padBegin[i];
+    Halide::Expr q = xbv[2 + i] - int(geo.padBegin[i]);
+    if (geo.padBegin[i] > 0 || last >= in) {
+      inside = both(inside, q >= 0 && q < int(in));
+      q = Halide::clamp(q, 0, int(in - 1));
+    }
+    src.push_back(q);
+  }
+  Halide::Func xb = c.func(name + "_x_blocked");
+  LowerCtx::set(xb, xbv,
+                inside.defined() ? Halide::select(inside, c.in(0, src), zero)
+                                 : c.in(0, src));
+  std::vector<Halide::VarOrRVar> xorder(xbv.rbegin(), xbv.rend());
+  xb.compute_root().bound(civ, 0, cblock).reorder(xorder).vectorize(civ);
+  if (parallel && cblocks > 1)
+    xb.parallel(cbv);
+  // The reduction: rr[0] the channel in its block, rr[1 + i] tap i,
+  // rr[1 + spatial] the block.
+  std::vector<int64_t> extents{cblock};
+  for (size_t i = 0; i < spatial; ++i)
+    extents.push_back(c.inType(1).dim(int64_t(2 + i)));
+  extents.push_back(cblocks);
+  Halide::RDom rr = rdomOver(c, extents, "taps");
+  const int pb = int(std::min<int64_t>(sched.tileRows, width));
+  Halide::Var mo(name + "_mo"), mi(name + "_mi"), n(name + "_n");
+  std::vector<Halide::Var> avars{n, mo};
+  for (size_t i = 0; i < spatial; ++i)
+    avars.emplace_back(name + "_s" + std::to_string(i));
   avars.push_back(mi);
-  Index at(avars.begin(), avars.end()), wi{mo};
-  for (int i = 0; i < r.dimensions(); ++i)
-    wi.push_back(r[i]);
+  Index at(avars.begin(), avars.end());
+  Index xi{n, rr[int(1 + spatial)]}, wi{mo, rr[int(1 + spatial)]};
+  for (size_t i = 0; i < spatial; ++i) {
+    xi.push_back(avars[2 + i] * int(geo.strides[i]) +
+                 rr[int(1 + i)] * int(geo.dilations[i]));
+    wi.push_back(rr[int(1 + i)]);
+  }
+  xi.push_back(rr[0]);
+  wi.push_back(rr[0]);
   wi.push_back(mi);
+  Halide::Expr clamped = Halide::min(mo * block + mi, int(filters - 1));
   Halide::Func tile = c.func(name + "_tile"), acc = c.func(name + "_acc");
   LowerCtx::set(tile, avars, c.numInputs() > 2 ? c.in(2, {clamped}) : zero);
-  updateAt(tile, at, callAt(tile, at) + xv * callAt(wb, wi));
+  updateAt(tile, at, callAt(tile, at) + callAt(xb, xi) * weightsAt(wi));
   LowerCtx::set(acc, avars, callAt(tile, at));
-  const Halide::Var &col = vars.back();
+  // Tiles that run past the row's end are shifted inwards (they recompute
+  // columns of the tile before): the row must hold one.
+  const Halide::Var &col = avars[1 + spatial];
   Halide::Var co(name + "_co"), ci(name + "_ci"), mio(name + "_mio"),
       miv(name + "_miv");
   acc.compute_root().bound(mi, 0, block);
@@ -142,10 +209,11 @@ static void lowerConvFilterVectors(LowerCtx &c, const KernelSchedule &sched,
   std::vector<Halide::VarOrRVar> order{miv, mio, ci, co};
   std::vector<Halide::VarOrRVar> rows;
   for (size_t i = spatial - 1; i-- > 0;)
-    rows.push_back(vars[2 + i]);
+    rows.push_back(avars[2 + i]);
   bool filtersOuter =
       sched.parallel == "filters" ||
-      (sched.parallel != "rows" && w.numBytes() > x.numBytes() / x.dim(0));
+      (sched.parallel != "rows" &&
+       c.inType(1).numBytes() > x.numBytes() / x.dim(0));
   if (filtersOuter) {
     order.insert(order.end(), rows.begin(), rows.end());
     order.push_back(mo);
@@ -153,19 +221,20 @@ static void lowerConvFilterVectors(LowerCtx &c, const KernelSchedule &sched,
     order.push_back(mo);
     order.insert(order.end(), rows.begin(), rows.end());
   }
-  order.push_back(vars[0]);
+  order.push_back(n);
   acc.reorder(order).vectorize(miv).unroll(mio).unroll(ci);
   if (sched.parallel == "batch" && y.dim(0) > 1)
-    acc.parallel(vars[0]);
+    acc.parallel(n);
   else if (sched.parallel == "filters" && filters > block)
     acc.parallel(mo);
   else if (sched.parallel == "rows" && spatial >= 2 && y.dim(2) > 1)
-    acc.parallel(vars[2]);
+    acc.parallel(avars[2]);
   tile.compute_at(acc, co);
   tile.split(mi, mio, miv, lanes).vectorize(miv).unroll(mio).unroll(col);
-  std::vector<Halide::VarOrRVar> torder{miv, mio, col};
-  for (int i = r.dimensions() - 1; i >= 0; --i)
-    torder.push_back(r[i]);
+  std::vector<Halide::VarOrRVar> torder{miv, mio, col, rr[0]};
+  for (size_t i = spatial; i > 0; --i)
+    torder.push_back(rr[int(i)]);
+  torder.push_back(rr[int(1 + spatial)]);
   tile.update()
       .split(mi, mio, miv, lanes)
       .reorder(torder)
@@ -263,7 +332,7 @@ static Halide::Expr winogradWeights(LowerCtx &c, size_t wi, int64_t filters,
 /// The Winograd form of a CPU conv: conv with schedule layout=winograd
 /// (a 3x3 kernel, stride 1, dilation 1, one group), which transforms its
 /// weights in the kernel, every run; and conv_winograd, whose weights come
-/// transformed (winograd_weights, the `winograd` pass). \p u(e, fo, c, fi)
+/// transformed (winograd_weights, the `pack-weights` pass). \p u(e, fo, c, fi)
 /// reads the transformed weights (see winogradWeights). In stages, each
 /// computed at root:
 ///  - `wg_input` [n, e, c, ty, tx] = (B^T d B)[e / 4][e % 4] for the tile at
@@ -392,7 +461,7 @@ static void lowerWinogradTiles(
 }
 
 /// conv in the Winograd form, its weights transformed in the kernel (a
-/// conv the `winograd` pass did not split: compiled without it, or run by
+/// conv the `pack-weights` pass did not split: compiled without it, or run by
 /// the JIT).
 static void lowerConvWinograd(LowerCtx &c, const KernelSchedule &sched,
                               const ConvGeometry &geo) {
@@ -464,10 +533,27 @@ static Status lowerConv(LowerCtx &c) {
     lowerConvWinograd(c, sched, *geo);
     return Status::success();
   }
+  if (nchwc) {
+    // The weights copied into nchwc blocks every run (the pack-weights pass
+    // makes that copy a step of its own: conv_nchwc).
+    const int block = sched.vector * sched.tileFilters, cblock = sched.vector;
+    std::vector<Halide::Var> wv;
+    for (int64_t i = 0; i < w.rank() + 2; ++i)
+      wv.emplace_back(c.name() + "_wb" + std::to_string(i));
+    Halide::Func wb = c.func(c.name() + "_w_blocked");
+    LowerCtx::set(wb, wv,
+                  nchwcWeightsAt(c, 1, block, cblock, Index(wv.begin(), wv.end())));
+    wb.compute_root()
+        .bound(wv.back(), 0, block)
+        .bound(wv[wv.size() - 2], 0, cblock)
+        .vectorize(wv.back(), sched.vector);
+    lowerConvNchwc(c, sched, *geo,
+                   [&](const Index &i) { return callAt(wb, i); });
+    return Status::success();
+  }
   int64_t width = y.dim(y.rank() - 1);
-  // On a GPU each thread computes one output, and nchwc vectorizes across
-  // filters: nothing is rounded up.
-  int64_t padded = !c.cpuSchedule() || nchwc
+  // On a GPU each thread computes one output: nothing is rounded up.
+  int64_t padded = !c.cpuSchedule()
                        ? width
                        : (width + lanes - 1) / lanes * lanes;
   std::vector<int64_t> extents{cPerGroup};
@@ -488,7 +574,7 @@ static Status lowerConv(LowerCtx &c) {
   // rounded up: x is read through the zero-padded copy, and the weights
   // and the bias with the filter clamped.
   const int64_t chunk =
-      c.cpuSchedule() && !nchwc && group == 1 && sched.chunk > 0 &&
+      c.cpuSchedule() && group == 1 && sched.chunk > 0 &&
               sched.chunk < cPerGroup && cPerGroup % sched.chunk == 0
           ? sched.chunk
           : 0;
@@ -514,7 +600,7 @@ static Status lowerConv(LowerCtx &c) {
   // A grouped conv (its x copied per tile of filters, below) reads x at
   // the stride directly: Halide loads a stride-2 vector as dense vectors
   // and a shuffle.
-  if (c.cpuSchedule() && stride > 1 && !nchwc && group == 1) {
+  if (c.cpuSchedule() && stride > 1 && group == 1) {
     // A strided conv on a CPU reads x deinterleaved: xs(..., phase, j) =
     // x(..., j * stride + phase), zero outside x, so that the tap at
     // column o * stride + k (k = kx * dilation - pad_begin) is a dense
@@ -557,14 +643,10 @@ static Status lowerConv(LowerCtx &c) {
     xv = c.in(0, xi);
   }
   if (xcopy.defined() && sched.parallel != "none" && x.dim(1) > 1 &&
-      !(group > 1 && !nchwc)) {
+      group == 1) {
     xcopy.parallel(xcopyChannel);
     if (xcopy.has_update_definition())
       xcopy.update().parallel(xcopyChannel);
-  }
-  if (nchwc) {
-    lowerConvFilterVectors(c, sched, vars, r, xv);
-    return Status::success();
   }
   Halide::Func acc = c.func(name + "_acc");
   Halide::Expr bias = c.numInputs() > 2 ? c.in(2, {m}) : zero;
@@ -795,7 +877,7 @@ OpDef defineWinogradWeights() {
       .summary("The weights of a 3x3 conv transformed for Winograd F(2x2, "
                "3x3): u[e, b, c, f] = (G g G^T)[e / 4][e % 4] of filter "
                "b * block + f (zero past the last) and channel c; made by "
-               "the winograd pass")
+               "the pack-weights pass")
       .inputs({"w"})
       .outputs({"u"})
       .requiredAttr("block", AttrKind::Int, "filters per block (innermost)")
@@ -856,7 +938,7 @@ static Status lowerConvWinogradOp(LowerCtx &c) {
   CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(c.node()));
   const TensorType &u = c.inType(1);
   if (!c.cpuSchedule())
-    return Status::error("conv_winograd is made by the winograd pass for "
+    return Status::error("conv_winograd is made by the pack-weights pass for "
                          "CPU targets only");
   if (sched.layout != "winograd" || sched.vector * sched.tileFilters != u.dim(3))
     return Status::error("schedule '" + sched.str() + "' is not a winograd "
@@ -877,7 +959,7 @@ OpDef defineConvWinograd() {
   return OpDef("conv_winograd")
       .summary("A 3x3 conv of stride 1 in the Winograd form F(2x2, 3x3), its "
                "weights transformed by winograd_weights; made by the "
-               "winograd pass from a conv scheduled layout=winograd")
+               "pack-weights pass from a conv scheduled layout=winograd")
       .inputs({"x", "u", "b?"})
       .outputs({"y"})
       .requiredAttr("filters", AttrKind::Int, "output channels")
@@ -886,6 +968,128 @@ OpDef defineConvWinograd() {
       .inferShape(inferConvWinograd)
       .flops(convWinogradFlops)
       .lower(lowerConvWinogradOp)
+      .pattern(FusionPattern::Complex);
+}
+
+/// nchwc_weights: w [M, C, k...] -> [ceil(M / block), ceil(C / cblock),
+/// k..., cblock, block].
+static Status inferNchwcWeights(ShapeCtx &c) {
+  const TensorType &w = c.input(0);
+  int64_t block = c.attrInt("block"), cblock = c.attrInt("cblock");
+  if (block < 1 || cblock < 1)
+    return c.error("block and cblock must be positive, got " +
+                   std::to_string(block) + " and " + std::to_string(cblock));
+  if (w.rank() < 3)
+    return c.error("weight must be [filters, channels, kernel...], got " +
+                   w.str());
+  auto blocks = [](int64_t d, int64_t b) {
+    return d < 0 ? kDynamic : (d + b - 1) / b;
+  };
+  std::vector<int64_t> dims{blocks(w.dim(0), block), blocks(w.dim(1), cblock)};
+  dims.insert(dims.end(), w.dims().begin() + 2, w.dims().end());
+  dims.push_back(cblock);
+  dims.push_back(block);
+  c.setOutput(0, TensorType(w.dtype(), dims));
+  return Status::success();
+}
+
+static Status lowerNchwcWeights(LowerCtx &c) {
+  c.define(0, nchwcWeightsAt(c, 0, int(c.node().attrInt("block")),
+                             int(c.node().attrInt("cblock")), outIndex(c)));
+  return Status::success();
+}
+
+OpDef defineNchwcWeights() {
+  return OpDef("nchwc_weights")
+      .summary("A conv's weights in the blocks of the nchwc form: wb[mo, cb, "
+               "k..., ci, mi] = w[mo * block + mi, cb * cblock + ci, k...], "
+               "zero past the last filter or channel; made by the "
+               "pack-weights pass")
+      .inputs({"w"})
+      .outputs({"wb"})
+      .requiredAttr("block", AttrKind::Int, "filters per block (innermost)")
+      .requiredAttr("cblock", AttrKind::Int, "channels per block")
+      .inferShape(inferNchwcWeights)
+      .flops([](const Node &) { return int64_t(0); })
+      .pattern(FusionPattern::Opaque)
+      .lower(lowerNchwcWeights);
+}
+
+/// conv_nchwc: x [N, C, spatial...], wb [ceil(M / block), ceil(C / cblock),
+/// k..., cblock, block], b [M]? -> y [N, M, out...] as conv computes it.
+static Status inferConvNchwc(ShapeCtx &c) {
+  const TensorType &x = c.input(0), &wb = c.input(1);
+  int64_t filters = c.attrInt("filters");
+  if (x.rank() < 3 || wb.rank() != x.rank() + 2)
+    return c.error("input must be [N, C, spatial...] and the weights [filter "
+                   "blocks, channel blocks, kernel..., cblock, block], got " +
+                   x.str() + " and " + wb.str());
+  if (wb.dtype() != x.dtype())
+    return c.error("weight type " + wb.str() + " differs from input type " +
+                   x.str());
+  if (c.attrInt("group") != 1)
+    return c.error("the nchwc form takes a conv of one group, not " +
+                   std::to_string(c.attrInt("group")));
+  int64_t cblock = wb.dim(wb.rank() - 2), block = wb.dim(wb.rank() - 1);
+  if (x.dim(1) >= 0 && wb.dim(1) >= 0 && cblock > 0 &&
+      wb.dim(1) != (x.dim(1) + cblock - 1) / cblock)
+    return c.error("weights " + wb.str() + " are not blocks of " +
+                   std::to_string(cblock) + " of the input's " +
+                   std::to_string(x.dim(1)) + " channels");
+  if (wb.dim(0) >= 0 && block > 0 &&
+      (filters <= (wb.dim(0) - 1) * block || filters > wb.dim(0) * block))
+    return c.error(std::to_string(filters) + " filters do not fill the " +
+                   std::to_string(wb.dim(0)) + " blocks of " +
+                   std::to_string(block) + " of the weights " + wb.str());
+  if (c.numInputs() > 2 && (c.input(2).rank() != 1 || c.input(2).dim(0) != filters))
+    return c.error("bias " + c.input(2).str() + " must be a vector of " +
+                   std::to_string(filters));
+  std::vector<int64_t> kernel(wb.dims().begin() + 2, wb.dims().end() - 2);
+  return setConvOutput(c, x, kernel, filters);
+}
+
+static int64_t convNchwcFlops(const Node &n) {
+  const TensorType &x = n.operand(0)->type(), &wb = n.operand(1)->type();
+  if (!n.result(0)->type().isStatic() || !x.isStatic() || !wb.isStatic())
+    return 0;
+  int64_t taps = x.dim(1);
+  for (int64_t i = 2; i + 2 < wb.rank(); ++i)
+    taps *= wb.dim(i);
+  return directConvFlops(n, taps);
+}
+
+static Status lowerConvNchwcOp(LowerCtx &c) {
+  CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(c.node()));
+  const TensorType &wb = c.inType(1);
+  if (!c.cpuSchedule())
+    return Status::error("conv_nchwc is made by the pack-weights pass for "
+                         "CPU targets only");
+  if (sched.layout != "nchwc" || sched.vector != wb.dim(wb.rank() - 2) ||
+      sched.vector * sched.tileFilters != wb.dim(wb.rank() - 1))
+    return Status::error("schedule '" + sched.str() + "' is not an nchwc "
+                         "schedule of the weights' blocks (" +
+                         std::to_string(wb.dim(wb.rank() - 2)) + " channels, " +
+                         std::to_string(wb.dim(wb.rank() - 1)) + " filters)");
+  ShapeCtx shapes(c.node());
+  auto geo = convGeometry(shapes, size_t(c.inType(0).rank() - 2));
+  if (!geo.ok())
+    return geo.status();
+  lowerConvNchwc(c, sched, *geo, [&](const Index &i) { return c.in(1, i); });
+  return Status::success();
+}
+
+OpDef defineConvNchwc() {
+  OpDef def("conv_nchwc");
+  return convWindowAttrs(def)
+      .summary("A conv of one group in the nchwc form, its weights in blocks "
+               "(nchwc_weights); made by the pack-weights pass from a conv "
+               "scheduled layout=nchwc")
+      .inputs({"x", "wb", "b?"})
+      .outputs({"y"})
+      .requiredAttr("filters", AttrKind::Int, "output channels")
+      .inferShape(inferConvNchwc)
+      .flops(convNchwcFlops)
+      .lower(lowerConvNchwcOp)
       .pattern(FusionPattern::Complex);
 }
 

@@ -945,6 +945,117 @@ TEST(LoweringOps, ConvWinogradRefusesOtherConvs) {
   }
 }
 
+/// nchwc_weights against its definition: wb[mo, cb, ky, kx, ci, mi] =
+/// w[mo * block + mi, cb * cblock + ci, ky, kx], zero past the 11 filters
+/// (2 blocks of 8) and the 5 channels (2 blocks of 4).
+TEST(LoweringOps, NchwcWeights) {
+  Tensor w = randomTensor(ty(DType::F32, {11, 5, 2, 3}), 21);
+  Tensor wb = runOp("nchwc_weights", {w},
+                    {{"block", Attribute(int64_t(8))},
+                     {"cblock", Attribute(int64_t(4))}});
+  ASSERT_FALSE(wb.empty());
+  const Dims want{2, 2, 2, 3, 4, 8};
+  ASSERT_EQ(wb.dims(), want);
+  std::vector<double> expect;
+  for (int64_t flat = 0; flat < product(want); ++flat) {
+    std::vector<int64_t> i = unflatten(flat, want);
+    int64_t f = i[0] * 8 + i[5], ch = i[1] * 4 + i[4];
+    expect.push_back(f < 11 && ch < 5
+                         ? w.getDouble(flatOf({f, ch, i[2], i[3]}, w.dims()))
+                         : 0.0);
+  }
+  expectTensorNear(wb, Tensor::fromDoubles(wb.type(), expect), 0);
+}
+
+/// conv_nchwc (the pack-weights pass's form of a conv scheduled nchwc)
+/// over nchwc_weights' blocks against the naive loops: two images, 13
+/// channels (not whole blocks of a vector), 11 filters (not whole blocks
+/// of the tile), a stride and a dilation on different axes, asymmetric
+/// pads, 9 output columns (not whole tiles: the last one shifted in), f64
+/// and f32.
+TEST(LoweringOps, ConvNchwc) {
+  Dims xd{2, 13, 9, 11}, wd{11, 13, 3, 3}, strides{2, 1}, pads{1, 0, 0, 2},
+      dil{1, 2};
+  for (DType t : {DType::F64, DType::F32}) {
+    SCOPED_TRACE(dtypeName(t));
+    Tensor x = randomTensor(ty(t, xd), 31), w = randomTensor(ty(t, wd), 32),
+           b = randomTensor(ty(t, {11}), 33);
+    int64_t lanes = t == DType::F64 ? 4 : 8;
+    std::string sched = t == DType::F64
+                            ? "vector=4 layout=nchwc tile=2x4 parallel=filters"
+                            : "vector=8 layout=nchwc tile=1x4 parallel=none";
+    int64_t block = lanes * (t == DType::F64 ? 2 : 1);
+    Tensor wb = runOp("nchwc_weights", {w},
+                      {{"block", Attribute(block)}, {"cblock", Attribute(lanes)}});
+    ASSERT_FALSE(wb.empty());
+    Tensor y = runOp("conv_nchwc", {x, wb, b},
+                     {{"filters", Attribute(int64_t(11))},
+                      {"strides", Attribute(strides)},
+                      {"pads", Attribute(pads)},
+                      {"dilations", Attribute(dil)},
+                      {kScheduleAttr, Attribute(sched)}});
+    ASSERT_FALSE(y.empty());
+    EXPECT_EQ(y.dims(), (Dims{2, 11, 4, 9}));
+    expectTensorNear(
+        y,
+        Tensor::fromDoubles(y.type(), naiveConv2d(x, w, b, y.dims(), strides,
+                                                  pads, dil, 1)),
+        t == DType::F64 ? 1e-11 : 1e-5);
+  }
+}
+
+/// conv_nchwc's shapes and schedule must match its weights' blocks: each
+/// mismatch is an error naming it.
+TEST(LoweringOps, ConvNchwcErrors) {
+  auto node = [](Graph &g, const Dims &xd, const Dims &wbd, int64_t filters,
+                 const std::string &sched) {
+    Value *xv = g.addInput("x", ty(DType::F32, xd));
+    Value *wv = g.addInput("wb", ty(DType::F32, wbd));
+    return g.addNode("conv_nchwc", {xv, wv},
+                     {{"filters", Attribute(filters)},
+                      {kScheduleAttr, Attribute(sched)}});
+  };
+  const std::string ok = "vector=8 layout=nchwc tile=2x5 parallel=none";
+  struct Case {
+    Dims xd, wbd;
+    int64_t filters;
+    std::string message;
+  } cases[] = {
+      {{1, 20, 8, 8}, {2, 2, 1, 1, 8, 16}, 20,
+       "weights f32[2,2,1,1,8,16] are not blocks of 8 of the input's 20 channels"},
+      {{1, 16, 8, 8}, {2, 2, 1, 1, 8, 16}, 40,
+       "40 filters do not fill the 2 blocks of 16 of the weights"},
+      {{1, 16, 8, 8}, {2, 2, 1, 8, 16}, 20,
+       "input must be [N, C, spatial...] and the weights [filter blocks, "
+       "channel blocks, kernel..., cblock, block]"},
+  };
+  for (const Case &k : cases) {
+    Graph g;
+    Node *n = node(g, k.xd, k.wbd, k.filters, ok);
+    auto types = computeNodeShape(*n);
+    ASSERT_FALSE(types.ok()) << k.message;
+    EXPECT_NE(types.status().message().find(k.message), std::string::npos)
+        << types.status().message();
+  }
+  // Shapes that agree, under a schedule of other blocks.
+  Graph g;
+  Node *n = node(g, {1, 16, 8, 8}, {2, 2, 1, 1, 8, 16}, 20,
+                 "vector=8 layout=nchwc tile=3x4 parallel=none");
+  auto types = computeNodeShape(*n);
+  ASSERT_TRUE(types.ok()) << types.status().message();
+  n->result(0)->setType((*types)[0]);
+  auto jit = evaluateNodeJit(
+      *n, {randomTensor(ty(DType::F32, {1, 16, 8, 8}), 1),
+           randomTensor(ty(DType::F32, {2, 2, 1, 1, 8, 16}), 2)});
+  ASSERT_FALSE(jit.ok());
+  EXPECT_NE(jit.status().message().find(
+                "schedule 'vector=8 layout=nchwc tile=3x4 parallel=none' is "
+                "not an nchwc schedule of the weights' blocks (8 channels, 16 "
+                "filters)"),
+            std::string::npos)
+      << jit.status().message();
+}
+
 /// softmax_cross_entropy and hinge_loss against naive loops, i64 and i32
 /// labels, f32 and f64 logits.
 TEST(LoweringOps, Losses) {

@@ -70,9 +70,10 @@ struct OneNode {
 TEST(OpRegistryTest, EveryOpIsComplete) {
   // Ops with no ONNX form: the hinge loss, assign, the training ops
   // (gradients, optimizer updates, training-mode forms) and the forms the
-  // winograd pass makes of a conv.
-  const std::set<std::string> internal = {"hinge_loss", "assign",
-                                          "conv_winograd", "winograd_weights"};
+  // pack-weights pass makes of a conv.
+  const std::set<std::string> internal = {"hinge_loss",     "assign",
+                                          "conv_winograd",  "winograd_weights",
+                                          "conv_nchwc",     "nchwc_weights"};
   auto isInternal = [&](const std::string &n) {
     auto endsWith = [&](const char *suffix) {
       size_t k = std::strlen(suffix);
