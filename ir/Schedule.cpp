@@ -105,9 +105,10 @@ bool winogradApplies(const Node &conv) {
 }
 
 /// nchw is kept (see chooseConvLayout) below kMinNchwcReduction terms of
-/// one output's sum (channels x taps), or where the channels fill less than
-/// kMinNchwcChannelFill of their blocks of a vector.
-static constexpr int64_t kMinNchwcReduction = 256;
+/// one output's sum (channels x taps; kMinNchwcReduction1x1 channels of a
+/// 1x1 conv), or where the channels fill less than kMinNchwcChannelFill of
+/// their blocks of a vector.
+static constexpr int64_t kMinNchwcReduction = 256, kMinNchwcReduction1x1 = 64;
 static constexpr double kMinNchwcChannelFill = 2.0 / 3.0;
 /// Winograd is chosen from these up (see chooseConvLayout): channels and
 /// filters each, output positions per image.
@@ -185,16 +186,20 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
   // nchw (medians of alternating runs, 1 thread): ResNet-50's 1x1 convs at
   // 7x7 2.2x faster, its stride-2 1x1 conv to 7x7 2.0x, 128 -> 512 at 28x28
   // 1.3x. nchw stays where
-  //  - a sum has fewer than kMinNchwcReduction terms: whole models ran
-  //    5% slower (ResNet-20, its 16-channel 3x3 convs in nchwc) or within
-  //    noise (MobileNetV2, SqueezeNet, ResNet-50) with thresholds of 64 or
-  //    128 (the tile's stores, y's read back across the blocks and the
-  //    copy of x cost more than a short sum's FMAs);
+  //  - a sum has fewer than kMinNchwcReduction terms, a 1x1 conv's fewer
+  //    than kMinNchwcReduction1x1 (the tile's stores, y's read back across
+  //    the blocks and the copy of x cost more than a short sum's FMAs):
+  //    ResNet-20 ran 5% slower with its 16-channel 3x3 convs in nchwc
+  //    (thresholds of 64 or 128); MobileNetV2's 1x1 expansions from 16,
+  //    24 and 32 channels 1.3-2.1x slower, but its 1x1 convs from 64
+  //    channels up 1.1-1.8x faster (the whole model 4-8% faster with the
+  //    1x1 threshold at 64 than at 256, GoogLeNet 2-4%, ResNet-50 3%);
   //  - the channels fill less than kMinNchwcChannelFill of their blocks:
   //    the stems of 3 channels in blocks of 8 ran 1.9-2.8x slower.
   bool forced = m.convLayout == "nchwc";
   int64_t cblocks = (channels + lanes - 1) / lanes;
-  if (!forced && (channels * taps < kMinNchwcReduction ||
+  if (!forced && (channels * taps < (taps == 1 ? kMinNchwcReduction1x1
+                                                : kMinNchwcReduction) ||
                   double(channels) < kMinNchwcChannelFill * double(cblocks * lanes)))
     return nchw;
   // nchwc: mv vectors of filters x pb columns.
