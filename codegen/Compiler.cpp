@@ -247,8 +247,16 @@ static Status prepareGraph(Graph &g, bool inferenceOnly, bool fuse,
   if (!steps.ok())
     return steps.status();
   PassManager pm(*steps);
-  if (!pm.run(g, diag))
-    return Status::error(os.str());
+  if (!pm.run(g, diag)) {
+    // The diagnostics without their "error: " (the caller adds its own)
+    // and the last newline.
+    std::string msg = os.str();
+    if (msg.rfind("error: ", 0) == 0)
+      msg.erase(0, 7);
+    while (!msg.empty() && msg.back() == '\n')
+      msg.pop_back();
+    return Status::error(msg);
+  }
   prepareForCodegen(g);
   return Status::success();
 }

@@ -13,7 +13,7 @@ uint32_t SourceMgr::addBuffer(std::string name, std::string text,
 }
 
 std::string_view SourceMgr::lineText(SourceLoc loc) const {
-  if (!loc.valid() || loc.buffer > buffers_.size())
+  if (!loc.valid() || !hasBuffer(loc.buffer))
     return {};
   const std::string &t = text(loc.buffer);
   uint32_t want = loc.line - firstLine(loc.buffer);
@@ -56,7 +56,7 @@ static const char *severityName(Severity s) {
 
 std::string DiagEngine::format(const Diagnostic &d) const {
   std::string out;
-  if (d.loc.buffer != 0) {
+  if (sm_.hasBuffer(d.loc.buffer)) {
     out += sm_.name(d.loc.buffer);
     if (d.loc.line != 0)
       out += ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.col);

@@ -28,6 +28,9 @@ public:
   /// in \p name (for chunks of a -split-input-file). Returns its id.
   uint32_t addBuffer(std::string name, std::string text,
                      uint32_t firstLine = 1);
+  /// Is \p id one of this manager's buffers? (A graph may carry locations
+  /// into another manager's: the one its text was parsed with.)
+  bool hasBuffer(uint32_t id) const { return id != 0 && id <= buffers_.size(); }
   const std::string &name(uint32_t id) const { return buffers_[id - 1].name; }
   const std::string &text(uint32_t id) const { return buffers_[id - 1].text; }
   uint32_t firstLine(uint32_t id) const { return buffers_[id - 1].firstLine; }

@@ -81,3 +81,22 @@ TEST(TextIR, ErrorsHaveLocations) {
             std::string::npos)
       << errors;
 }
+
+/// A diagnostic at a location of another source manager's buffer (a graph
+/// parsed with one, its passes run with a fresh one, as the compiler does)
+/// prints its message without the location instead of reading past the
+/// buffers.
+TEST(TextIR, DiagnosticsOfAnotherManagersBuffer) {
+  SourceMgr parsed, fresh;
+  std::ostringstream os;
+  DiagEngine parseDiag(parsed, &os);
+  auto g = parseGraphString("graph @g(%x: f32[2]) {\n  return %x\n}\n",
+                            parsed, parseDiag, "t.cnnir");
+  ASSERT_TRUE(g);
+  ASSERT_NE(g->loc().buffer, 0u);
+  std::ostringstream out;
+  DiagEngine diag(fresh, &out);
+  diag.error(g->loc(), "pack-weights: conv 'c' is scheduled 'x'");
+  EXPECT_EQ(out.str(), "error: pack-weights: conv 'c' is scheduled 'x'\n");
+  EXPECT_TRUE(diag.hadError());
+}
