@@ -2,6 +2,7 @@
 #include "ir/ops/LowerHelpers.h"
 #include "ir/ops/OnnxHelpers.h"
 #include "ir/ops/OpHelpers.h"
+#include "ir/Schedule.h"
 
 namespace cnnc::ops {
 
@@ -65,13 +66,51 @@ static Status lowerGemm(LowerCtx &c) {
   double alpha = c.node().attrFloat("alpha"), beta = c.node().attrFloat("beta");
   const TensorType &a = c.inType(0);
   Halide::Type t = LowerCtx::halideType(a.dtype());
-  Halide::RDom r = rdomOver(c, {transA ? a.dim(0) : a.dim(1)}, "k");
+  const int64_t K = transA ? a.dim(0) : a.dim(1);
   Index out = outIndex(c);
-  Index ai = transA ? Index{r.x, out[0]} : Index{out[0], r.x};
-  Index bi = transB ? Index{out[1], r.x} : Index{r.x, out[1]};
-  c.define(0, Halide::Internal::make_zero(t));
+  CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(c.node()));
+  const int lanes = sched.vector;
+  if (c.cpuSchedule() && transB && !transA && lanes > 1 && K >= lanes) {
+    // b [N, K] (a layer's weights, PyTorch's Linear): both operands are
+    // read along k, so the sums are vectorized across k, in lanes partial
+    // sums added at the end, 4 rows of b at a time (4 weight streams, one
+    // load of a per 4 FMAs). Vectorized across n instead, each vector of
+    // b was a gather of rows K apart.
+    const int64_t N = c.inType(1).dim(0), kv = K / lanes;
+    const std::string &name = c.name();
+    Halide::Var m(name + "_m"), j(name + "_j"), l(name + "_l"),
+        jo(name + "_jo"), ji(name + "_ji");
+    Halide::RDom rv = rdomOver(c, {kv}, "kv");
+    Halide::Func part = c.func(name + "_partial");
+    LowerCtx::set(part, {m, j, l}, Halide::Internal::make_zero(t));
+    Halide::Expr k = rv.x * lanes + l;
+    // Rows past N (the last group of 4 rounded up) read row N - 1.
+    updateAt(part, {m, j, l},
+             callAt(part, {m, j, l}) +
+                 c.in(0, {m, k}) * c.in(1, {Halide::min(j, int(N - 1)), k}));
+    part.compute_root().bound(l, 0, lanes).vectorize(l);
+    const int rows = N >= 4 ? 4 : 1;
+    part.update()
+        .split(j, jo, ji, rows)
+        .reorder(l, ji, rv.x, jo, m)
+        .vectorize(l)
+        .unroll(ji);
+    if (sched.parallel != "none" && N > rows)
+      part.update().parallel(jo);
+    Halide::Expr dot = callAt(part, {out[0], out[1], 0});
+    for (int i = 1; i < lanes; ++i)
+      dot += callAt(part, {out[0], out[1], i});
+    for (int64_t i = kv * lanes; i < K; ++i)
+      dot += c.in(0, {out[0], int(i)}) * c.in(1, {out[1], int(i)});
+    c.define(0, dot);
+  } else {
+    Halide::RDom r = rdomOver(c, {K}, "k");
+    Index ai = transA ? Index{r.x, out[0]} : Index{out[0], r.x};
+    Index bi = transB ? Index{out[1], r.x} : Index{r.x, out[1]};
+    c.define(0, Halide::Internal::make_zero(t));
+    c.update(0, out, LowerCtx::call(c.outFunc(0), out) + c.in(0, ai) * c.in(1, bi));
+  }
   Halide::Expr acc = LowerCtx::call(c.outFunc(0), out);
-  c.update(0, out, acc + c.in(0, ai) * c.in(1, bi));
   bool hasC = c.numInputs() > 2 && beta != 0;
   if (alpha == 1 && !hasC)
     return Status::success();

@@ -843,6 +843,40 @@ TEST(LoweringOps, Lrn) {
       }
 }
 
+/// gemm with b transposed ([N, K], a Linear layer's weights), which sums
+/// vectors across k in groups of 4 rows of b: K below, at and off a
+/// multiple of the vector width (the tail summed apart), N off a multiple
+/// of 4 (the last group's extra rows), one and several rows of a, with c,
+/// f32, f64 and i64.
+TEST(LoweringOps, GemmTransposedB) {
+  uint64_t seed = 1750;
+  for (DType t : {DType::F32, DType::F64, DType::I64})
+    for (int64_t K : {5, 37, 64})
+      for (int64_t N : {3, 10})
+        for (int64_t M : {1, 3}) {
+          SCOPED_TRACE(std::string(dtypeName(t)) + " M " + std::to_string(M) +
+                       " N " + std::to_string(N) + " K " + std::to_string(K));
+          Tensor a = randomTensor(ty(t, {M, K}), ++seed, -9, 9);
+          Tensor b = randomTensor(ty(t, {N, K}), ++seed, -9, 9);
+          Tensor cv = randomTensor(ty(t, {N}), ++seed, -9, 9);
+          double alpha = isFloat(t) ? 0.5 : 2.0;
+          Tensor y = runOp("gemm", {a, b, cv},
+                           {{"alpha", Attribute(alpha)},
+                            {"trans_b", Attribute(int64_t(1))}});
+          ASSERT_FALSE(y.empty());
+          std::vector<double> want;
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t n = 0; n < N; ++n) {
+              double acc = 0;
+              for (int64_t k = 0; k < K; ++k)
+                acc += a.getDouble(m * K + k) * b.getDouble(n * K + k);
+              want.push_back(alpha * acc + cv.getDouble(n));
+            }
+          expectTensorNear(y, Tensor::fromDoubles(y.type(), want),
+                           t == DType::F32 ? 1e-4 : 1e-9);
+        }
+}
+
 /// conv in f64 (LoweringTest checks f32 against naive loops): a grouped,
 /// strided, dilated, padded case against a naive loop nest.
 /// conv of \p x, \p w and \p b by naive loops, 2-D, zero padding.
