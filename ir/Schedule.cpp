@@ -314,6 +314,18 @@ KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &m) {
     s.tileFilters = mb;
     s.tileRows = cb;
     s.parallel = y.dim(0) > mb ? "filters" : "none";
+    // The batch in chunks whose x and dy fit in half of L2 (each tile
+    // passes over a chunk while it is there): the largest divisor of the
+    // batch that fits, none if the whole batch does.
+    const TensorType &x = anchor.operand(0)->type(), &dy = anchor.operand(1)->type();
+    if (x.isStatic() && dy.isStatic() && x.rank() == 4) {
+      int64_t images = x.dim(0);
+      int64_t perImage = (x.numBytes() + dy.numBytes()) / std::max<int64_t>(1, images);
+      if (images * perImage > m.l2Bytes / 2)
+        for (int64_t d = 1; d < images; ++d)
+          if (images % d == 0 && d * perImage <= m.l2Bytes / 2)
+            s.chunk = int(d);
+    }
   }
   double seconds = std::max(flops / m.coreFlops, bytes / m.coreBytesPerSecond);
   if (m.cores <= 1 || seconds < m.parallelMinSeconds)

@@ -72,7 +72,8 @@ struct KernelSchedule {
   /// kernel row); 0x0 for other ops.
   int tileFilters = 0, tileRows = 0;
   /// nchw conv: channels summed per pass over the output (cache blocking
-  /// of the reduction, chooseConvChunk); 0: all in one pass.
+  /// of the reduction, chooseConvChunk); conv_grad_weight: images summed
+  /// per pass over dw. 0: all in one pass.
   int chunk = 0;
   /// The parallel loop: "batch" (conv: the images), "rows" (conv: tiles
   /// of output rows), "filters"
@@ -89,7 +90,7 @@ struct KernelSchedule {
 };
 
 /// Parses KernelSchedule::str()'s form: space-separated key=value with
-/// keys vector, layout (nchw, nchwc), tile (FxR), chunk and parallel;
+/// keys vector, layout (nchw, nchwc, winograd), tile (FxR), chunk and parallel;
 /// errors name the bad part.
 Expected<KernelSchedule> parseSchedule(const std::string &text);
 

@@ -404,7 +404,17 @@ static Status lowerConvGradWeightTiled(LowerCtx &c, const ConvGeometry &g,
   const int lanes = sched.vector;
   int64_t cols = dy.dim(3), blocks = (cols + lanes - 1) / lanes;
   int64_t kx = w.dim(3), stride = g.strides[1];
-  Halide::RDom r = rdomOver(c, {blocks, dy.dim(2), dy.dim(0)}, "positions");
+  // Images per chunk (schedule chunk=K, see chooseSchedule): the tiles sum
+  // one chunk of the batch at a time, into acc, so that the chunk's x and
+  // dy stay in L2 while every tile passes over them; without chunks each
+  // tile streamed the whole batch's planes of its channels and filters.
+  const int64_t images = dy.dim(0),
+                chunk = sched.chunk > 0 && sched.chunk < images &&
+                                images % sched.chunk == 0
+                            ? sched.chunk
+                            : images;
+  Halide::RDom r = rdomOver(c, {blocks, dy.dim(2), chunk}, "positions");
+  Halide::RDom rn = rdomOver(c, {images / chunk}, "chunks");
   const std::string &name = c.name();
   Halide::Expr zero = Halide::Internal::make_zero(t);
   // dy with zeros past its last column (the partial block).
@@ -431,11 +441,14 @@ static Status lowerConvGradWeightTiled(LowerCtx &c, const ConvGeometry &g,
   std::vector<Halide::Var> vars;
   for (int i = 0; i < 4; ++i)
     vars.emplace_back(name + "_w" + std::to_string(i));
-  Halide::Var lane(name + "_lane");
+  Halide::Var lane(name + "_lane"), kc(name + "_kc");
   std::vector<Halide::Var> accVars = vars;
   accVars.push_back(lane);
   Index at(accVars.begin(), accVars.end());
-  Halide::Expr n = r[2], oy = r[1], ox = r[0] * lanes + lane;
+  std::vector<Halide::Var> tileVars = accVars;
+  tileVars.insert(tileVars.begin(), kc);
+  Index tat(tileVars.begin(), tileVars.end());
+  Halide::Expr n = kc * int(chunk) + r[2], oy = r[1], ox = r[0] * lanes + lane;
   Halide::Expr k = vars[3] * int(g.dilations[1]) - int(g.padBegin[1]);
   Index dyi{n, vars[0], oy, ox};
   Index xi{n, vars[1],
@@ -445,24 +458,33 @@ static Status lowerConvGradWeightTiled(LowerCtx &c, const ConvGeometry &g,
            // divisor
            k % int(stride), ox + k / int(stride)};
   Halide::Func tile = c.func(name + "_tile"), acc = c.func(name + "_acc");
-  LowerCtx::set(tile, accVars, zero);
-  updateAt(tile, at, callAt(tile, at) + callAt(dyp, dyi) * callAt(xs, xi));
-  LowerCtx::set(acc, accVars, callAt(tile, at));
+  LowerCtx::set(tile, tileVars, zero);
+  updateAt(tile, tat, callAt(tile, tat) + callAt(dyp, dyi) * callAt(xs, xi));
+  // acc: zero, then each chunk's tiles added (the chunks outermost).
+  LowerCtx::set(acc, accVars, zero);
+  Index tc = at;
+  tc.insert(tc.begin(), rn.x);
+  updateAt(acc, at, callAt(acc, at) + callAt(tile, tc));
   int mb = sched.tileFilters, cb = sched.tileRows;
   Halide::Var mo(name + "_mo"), mi(name + "_mi"), co(name + "_co"),
       ci(name + "_ci");
   acc.compute_root()
       .bound(lane, 0, lanes)
       .bound(vars[3], 0, int(kx))
+      .vectorize(lane);
+  // The update's splits round the filters and channels up to whole tiles:
+  // acc is an intermediate, and dy_padded and x_deinterleaved read zeros
+  // past the edges.
+  acc.update()
       .split(vars[0], mo, mi, mb)
       .split(vars[1], co, ci, cb)
-      .reorder(lane, vars[3], ci, mi, vars[2], co, mo)
+      .reorder(lane, vars[3], ci, mi, vars[2], co, mo, rn.x)
       .vectorize(lane)
       .unroll(vars[3])
       .unroll(ci)
       .unroll(mi);
   if (sched.parallel != "none")
-    acc.parallel(mo);
+    acc.update().parallel(mo);
   tile.compute_at(acc, vars[2])
       .vectorize(lane)
       .unroll(vars[3])

@@ -1090,6 +1090,51 @@ TEST(LoweringOps, ConvNchwcErrors) {
       << jit.status().message();
 }
 
+/// conv_grad_weight's register tiles summing the batch in chunks of
+/// images (schedule chunk=K, which the schedule pass sets where x and dy
+/// exceed half of L2) against naive loops: 6 images in chunks of 2 and 3
+/// and unchunked, 5 filters and 3 channels (not whole 2x2 tiles), a
+/// stride and asymmetric pads, f64 and f32.
+TEST(LoweringOps, ConvGradWeightInBatchChunks) {
+  Dims xd{6, 3, 9, 10}, wd{5, 3, 3, 3}, strides{2, 1}, pads{1, 0, 0, 1};
+  for (DType t : {DType::F64, DType::F32})
+    for (int chunk : {0, 2, 3}) {
+      SCOPED_TRACE(std::string(dtypeName(t)) + " chunk " + std::to_string(chunk));
+      Tensor x = randomTensor(ty(t, xd), 41);
+      Dims yd{6, 5, (9 + 1 - 3) / 2 + 1, (10 + 1 - 3) / 1 + 1};
+      Tensor dy = randomTensor(ty(t, yd), 42);
+      std::string sched = std::string(t == DType::F64 ? "vector=4" : "vector=8") +
+                          " tile=2x2" +
+                          (chunk ? " chunk=" + std::to_string(chunk) : "") +
+                          " parallel=filters";
+      Tensor dw = runOp("conv_grad_weight", {x, dy},
+                        {{"w_shape", Attribute(wd)},
+                         {"strides", Attribute(strides)},
+                         {"pads", Attribute(pads)},
+                         {kScheduleAttr, Attribute(sched)}});
+      ASSERT_FALSE(dw.empty());
+      ASSERT_EQ(dw.dims(), wd);
+      std::vector<double> want;
+      for (int64_t flat = 0; flat < product(wd); ++flat) {
+        std::vector<int64_t> k = unflatten(flat, wd); // m, c, ky, kx
+        double acc = 0;
+        for (int64_t n = 0; n < yd[0]; ++n)
+          for (int64_t oy = 0; oy < yd[2]; ++oy)
+            for (int64_t ox = 0; ox < yd[3]; ++ox) {
+              int64_t iy = oy * strides[0] - pads[0] + k[2];
+              int64_t ix = ox * strides[1] - pads[1] + k[3];
+              if (iy < 0 || iy >= xd[2] || ix < 0 || ix >= xd[3])
+                continue;
+              acc += dy.getDouble(flatOf({n, k[0], oy, ox}, yd)) *
+                     x.getDouble(flatOf({n, k[1], iy, ix}, xd));
+            }
+        want.push_back(acc);
+      }
+      expectTensorNear(dw, Tensor::fromDoubles(dw.type(), want),
+                       t == DType::F64 ? 1e-10 : 1e-4);
+    }
+}
+
 /// softmax_cross_entropy and hinge_loss against naive loops, i64 and i32
 /// labels, f32 and f64 logits.
 TEST(LoweringOps, Losses) {
