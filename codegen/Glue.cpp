@@ -373,6 +373,9 @@ Status emitGlueObject(const ModelPlan &plan, const GlueOptions &opts,
   if (!target)
     return Status::error("no LLVM target for '" + opts.triple + "': " + err);
   llvm::TargetOptions to;
+  // The runtime's destructor (the thread pool's shutdown) in .fini_array,
+  // which the dynamic loader runs at dlclose and exit; .dtors it ignores.
+  to.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
       opts.triple, opts.cpu, "", to, llvm::Reloc::PIC_));
   m->setDataLayout(tm->createDataLayout());

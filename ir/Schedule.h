@@ -37,8 +37,11 @@ struct MachineModel {
   int vectorBits = 256;     ///< SIMD register width (AVX2: 256, NEON: 128)
   int vectorRegisters = 16; ///< SIMD registers (AVX2: 16, AVX-512/NEON: 32)
   int cores = 2;            ///< threads a kernel may use; 1: none parallel
-  /// Seconds of work below which a parallel loop costs more than it saves
-  /// (waking the thread pool, about 5-10 us here).
+  /// Seconds of work below which a kernel's loops stay serial: starting a
+  /// loop on the runtime's spinning pool costs about a microsecond, but
+  /// the threads' shares of the data then move between their cores
+  /// (5 us instead of 20 made ResNet-20 and MobileNetV2 no faster on 2
+  /// threads, within noise).
   double parallelMinSeconds = 20e-6;
   /// Sustained f32 FLOP/s of one core, to turn FLOPs into seconds.
   double coreFlops = 50e9;

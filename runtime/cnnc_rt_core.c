@@ -4,10 +4,9 @@
  * cnnc_status with a message for cnnc_rt_last_error.
  *
  * Threads: a ctx is used by one thread at a time; distinct ctxs may run
- * concurrently. Halide's thread pool is process-wide, so the per-ctx thread
- * count (set_num_threads) is applied with halide_set_num_threads for the
- * duration of each run and the previous count restored afterwards; two
- * ctxs with different counts running at the same moment share one pool.
+ * concurrently. The kernels' parallel loops run on the runtime's thread
+ * pool (cnnc_rt_pool.c), with the ctx's thread count (set_num_threads;
+ * default HL_NUM_THREADS, else the cores) for the duration of each run.
  *===----------------------------------------------------------------------===*/
 #define _GNU_SOURCE
 #include "cnnc_rt_internal.h"
@@ -16,11 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Halide's runtime defines it in model.so; a program that links the runtime
- * without Halide's runtime (the tests) has none, and the thread count is
- * then not applied. */
-extern int halide_set_num_threads(int n) __attribute__((weak));
 
 static _Thread_local char tls_err[CNNC_RT_MSG_BYTES];
 /* halide_error with a null user context, on this thread. */
@@ -571,11 +565,7 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn, int bound) {
     for (int32_t i = 0; i < f->num_outputs && !bound; ++i)
       ctx->bufs[f->output_tensors[i]].flags = 0;
   }
-  /* Halide returns the count in force, 0 if its pool has not started yet;
-   * setting 0 back means "Halide's default" (HL_NUM_THREADS or the cores). */
-  int old_threads = -1;
-  if (ctx->num_threads > 0 && halide_set_num_threads)
-    old_threads = halide_set_num_threads(ctx->num_threads);
+  int pool_began = cnnc_rt_pool_begin(ctx);
 
   cnnc_status st = CNNC_OK;
   int wrote_params = 0;
@@ -637,8 +627,7 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn, int bound) {
   for (int32_t i = 0; device && !bound && st == CNNC_OK && i < f->num_outputs;
        ++i)
     st = cnnc_rt_device_to_host(ctx, f->output_tensors[i]);
-  if (old_threads >= 0)
-    halide_set_num_threads(old_threads);
+  cnnc_rt_pool_end(pool_began);
   return st;
 }
 

@@ -55,7 +55,7 @@ struct cnnc_ctx {
   /* Scores of the training functions when the caller passes none: as
    * large as the largest second output of any function. */
   uint8_t *scratch;
-  int num_threads;       /* 0: leave Halide's thread count as it is */
+  int num_threads;       /* 0: the pool's default (cnnc_rt_pool.c) */
   int device_ready;      /* GPU models: the driver is loaded */
   cnnc_rt_alloc *allocs; /* device_alloc's allocations */
   /* While run_function_device binds a tensor to caller memory: the
@@ -103,6 +103,23 @@ cnnc_status cnnc_rt_read_params(cnnc_ctx *ctx, const char *path,
                                 const char *what);
 /* At create, for --weights=external: finds the weights file and reads it. */
 cnnc_status cnnc_rt_load_external_weights(cnnc_ctx *ctx);
+
+/* The thread pool of the kernels' parallel loops (cnnc_rt_pool.c).
+ * cnnc_rt_pool_begin(ctx) before a run of ctx's kernels points Halide's
+ * halide_do_par_for at the pool (once) and, for a CPU model with more than
+ * one thread, keeps the workers spinning until cnnc_rt_pool_end(what begin
+ * returned). */
+int cnnc_rt_pool_begin(const cnnc_ctx *ctx);
+void cnnc_rt_pool_end(int began);
+/* HL_NUM_THREADS, else the online cores (at most 256). */
+int cnnc_rt_pool_default_threads(void);
+/* Runs f(user_context, i, closure) for i in [min, min + extent) on up to
+ * the thread count of user_context (a cnnc_ctx, else the default); a
+ * nonzero result of a task, else 0. */
+int cnnc_rt_pool_do_par_for(void *user_context, halide_task_t f, int min,
+                            int extent, uint8_t *closure);
+/* The workers started so far (for tests). */
+int cnnc_rt_pool_workers(void);
 
 /* GPU models (cnnc_rt_device.c). All are no-ops (or CNNC_OK) for a model
  * whose m->device is "". */

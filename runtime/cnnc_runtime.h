@@ -136,9 +136,10 @@ typedef struct cnnc_model_api {
   cnnc_status (*run)(cnnc_ctx *ctx, const cnnc_tensor *inputs,
                      size_t num_inputs, cnnc_tensor *outputs,
                      size_t num_outputs);
-  /* Threads for this ctx's runs (>= 1). Halide's thread pool is
-   * process-wide: the count is applied for the duration of each run of this
-   * ctx and the previous count restored after it. */
+  /* Threads for this ctx's runs (>= 1; default HL_NUM_THREADS, else the
+   * cores). The model's thread pool is shared by its ctxs: each run's
+   * parallel loops use up to its ctx's count; a loop submitted while
+   * another ctx's loop runs on the pool runs on its own thread. */
   cnnc_status (*set_num_threads)(cnnc_ctx *ctx, int num_threads);
   /* The message of the last failure on ctx ("" if none); ctx may be null,
    * for failures of create and of calls given a null ctx (kept per thread).

@@ -4,7 +4,8 @@
  * through its argv entry point, linked with Halide's own runtime, as in a
  * model.so: the buffers the runtime builds must pass Halide's checks, the
  * user context must reach Halide's error path, the runtime's halide_error
- * must win over Halide's weak one, and halide_set_num_threads is Halide's.
+ * must win over Halide's weak one, and the pipeline's parallel loop must
+ * run on the runtime's thread pool (Halide's own is left alone).
  *===----------------------------------------------------------------------===*/
 #include "runtime/cnnc_rt_model.h"
 
@@ -13,6 +14,7 @@
 #include <string.h>
 
 int rt_pipe_argv(void **args);
+int cnnc_rt_pool_workers(void); /* runtime/cnnc_rt_internal.h */
 
 static int failures;
 #define CHECK(cond)                                                           \
@@ -70,7 +72,10 @@ int main(void) {
   const float want[6] = {2, 4, 6, 5, 7, 9};
   CHECK(memcmp(out, want, sizeof want) == 0);
   CHECK(api->step_seconds(ctx, 0) >= 0.0);
-  /* The count in force before the run is back. */
+  /* The loop over out's 2 rows, on 2 threads, started a worker of the
+   * runtime's pool: Halide's halide_do_par_for went there. */
+  CHECK(cnnc_rt_pool_workers() == 1);
+  /* Halide's own thread count is not the runtime's business. */
   CHECK(halide_set_num_threads(before) == 5);
   api->destroy(ctx);
 

@@ -2,8 +2,10 @@
  *
  * Usage: cnnc_runtime_test [path/to/libcnnc_rt_testmodel.so]
  * Runs every test, prints each failed check, exits 1 if any failed.
- * Built with CNNC_TEST_FAKE_THREADS it also defines halide_set_num_threads
- * (as Halide's runtime does in a model.so) and checks the runtime calls it.
+ * Built with CNNC_TEST_FAKE_THREADS it also defines
+ * halide_set_custom_do_par_for (as Halide's runtime does in a model.so),
+ * checks that the runtime installs its thread pool there, and tests the
+ * pool through that hook.
  *===----------------------------------------------------------------------===*/
 #define _GNU_SOURCE
 #include "runtime/cnnc_weights_format.h"
@@ -64,15 +66,15 @@ static int checks;
   } while (0)
 
 #ifdef CNNC_TEST_FAKE_THREADS
-static int fake_threads = 4;
-static int fake_calls;
-static int fake_seen[16];
-int halide_set_num_threads(int n) {
-  int old = fake_threads;
-  if (fake_calls < 16)
-    fake_seen[fake_calls] = n;
-  ++fake_calls;
-  fake_threads = n;
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+static int fake_hook_calls;
+static halide_do_par_for_t fake_hook;
+halide_do_par_for_t halide_set_custom_do_par_for(halide_do_par_for_t f) {
+  halide_do_par_for_t old = fake_hook;
+  ++fake_hook_calls;
+  fake_hook = f;
   return old;
 }
 #endif
@@ -826,28 +828,155 @@ static void test_shared_library(const cnnc_model_api *api, const char *so) {
   remove(copy);
 }
 
+#ifdef CNNC_TEST_FAKE_THREADS
+/* A parallel loop's record: how often each task ran and on which thread. */
+#define POOL_TASKS 64
+typedef struct {
+  atomic_int runs[POOL_TASKS + 8];
+  pthread_t who[POOL_TASKS + 8];
+  int sleep_us;     /* each task sleeps this long */
+  int fail_at;      /* this task returns -5 (-1: none) */
+  void *nested_ctx; /* each task runs a loop of its own with it, if set */
+  atomic_int nested_wrong;
+} pool_record;
+
+static int record_task(void *uc, int i, uint8_t *closure) {
+  pool_record *r = (pool_record *)closure;
+  atomic_fetch_add(&r->runs[i], 1);
+  r->who[i] = pthread_self();
+  if (r->sleep_us) {
+    struct timespec ts = {0, r->sleep_us * 1000L};
+    nanosleep(&ts, NULL);
+  }
+  if (r->nested_ctx) {
+    pool_record inner;
+    memset(&inner, 0, sizeof inner);
+    inner.fail_at = -1;
+    if (fake_hook(r->nested_ctx, record_task, 0, 8, (uint8_t *)&inner) != 0)
+      atomic_fetch_add(&r->nested_wrong, 1);
+    for (int k = 0; k < 8; ++k)
+      if (atomic_load(&inner.runs[k]) != 1 ||
+          !pthread_equal(inner.who[k], pthread_self()))
+        atomic_fetch_add(&r->nested_wrong, 1);
+  }
+  (void)uc;
+  return i == r->fail_at ? -5 : 0;
+}
+
+/* Runs a loop of n tasks from `min` on ctx's threads; returns the number of
+ * distinct threads that ran them, -1 if a task ran other than once. */
+static int run_loop(cnnc_ctx *ctx, pool_record *r, int min, int n,
+                    int *result) {
+  *result = fake_hook(ctx, record_task, min, n, (uint8_t *)r);
+  pthread_t seen[POOL_TASKS];
+  int distinct = 0;
+  for (int i = 0; i < POOL_TASKS + 8; ++i) {
+    int want = i >= min && i < min + n;
+    if (atomic_load(&r->runs[i]) != want)
+      return -1;
+    if (!want)
+      continue;
+    int k = 0;
+    while (k < distinct && !pthread_equal(seen[k], r->who[i]))
+      ++k;
+    if (k == distinct)
+      seen[distinct++] = r->who[i];
+  }
+  return distinct;
+}
+
+typedef struct {
+  cnnc_ctx *ctx;
+  int ok;
+} submitter_arg;
+
+static void *submitter(void *p) {
+  submitter_arg *a = (submitter_arg *)p;
+  a->ok = 1;
+  for (int round = 0; round < 50; ++round) {
+    static _Thread_local pool_record r;
+    memset(&r, 0, sizeof r);
+    r.fail_at = -1;
+    int rc, d = run_loop(a->ctx, &r, 0, POOL_TASKS, &rc);
+    if (d < 1 || rc != 0)
+      a->ok = 0;
+  }
+  return NULL;
+}
+
+static double cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+#endif
+
 static void test_threads(const cnnc_model_api *api) {
 #ifdef CNNC_TEST_FAKE_THREADS
-  cnnc_ctx *ctx = NULL;
+  cnnc_ctx *ctx = NULL, *one = NULL;
   CHECK_STATUS(api->create(&ctx), CNNC_OK);
-  if (!ctx)
+  CHECK_STATUS(api->create(&one), CNNC_OK);
+  if (!ctx || !one)
     return;
   float out[6];
-  fake_calls = 0;
+  /* The first run points Halide's parallel loops at the pool, once. */
   CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
-  CHECK(fake_calls == 0); /* not set: Halide's count is left alone */
+  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+  CHECK(fake_hook_calls == 1 && fake_hook != NULL);
+  if (!fake_hook)
+    return;
   CHECK_STATUS(api->set_num_threads(ctx, 3), CNNC_OK);
-  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
-  /* Applied for the run, then the previous count restored. */
-  CHECK(fake_calls == 2 && fake_seen[0] == 3 && fake_seen[1] == 4);
-  CHECK(fake_threads == 4);
-  /* Halide's pool not started yet (it reports 0): 0 is put back, which
-   * Halide reads as its default. */
-  fake_threads = 0;
-  fake_calls = 0;
-  CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
-  CHECK(fake_calls == 2 && fake_seen[0] == 3 && fake_seen[1] == 0);
-  CHECK(fake_threads == 0);
+  CHECK_STATUS(api->set_num_threads(one, 1), CNNC_OK);
+
+  /* Every task once; tasks that sleep 1 ms (64 ms in all on one thread)
+   * are shared by more than one thread, and by no more than 3. */
+  pool_record r;
+  memset(&r, 0, sizeof r);
+  r.sleep_us = 1000;
+  r.fail_at = -1;
+  int rc, d = run_loop(ctx, &r, 0, POOL_TASKS, &rc);
+  CHECK(rc == 0);
+  CHECK(d >= 2 && d <= 3);
+  /* With one thread, all on the caller's thread. */
+  memset(&r, 0, sizeof r);
+  r.fail_at = -1;
+  d = run_loop(one, &r, 0, POOL_TASKS, &rc);
+  CHECK(d == 1 && rc == 0 && pthread_equal(r.who[0], pthread_self()));
+  /* Task numbers from min; none for an empty loop. */
+  memset(&r, 0, sizeof r);
+  r.fail_at = -1;
+  d = run_loop(ctx, &r, 5, 7, &rc);
+  CHECK(d >= 1 && rc == 0);
+  memset(&r, 0, sizeof r);
+  d = run_loop(ctx, &r, 3, 0, &rc);
+  CHECK(d == 0 && rc == 0);
+  /* A failing task's result comes back; the other tasks still ran. */
+  memset(&r, 0, sizeof r);
+  r.fail_at = 17;
+  d = run_loop(ctx, &r, 0, POOL_TASKS, &rc);
+  CHECK(d >= 1 && rc == -5);
+  /* A loop inside a task runs on that task's thread. */
+  memset(&r, 0, sizeof r);
+  r.fail_at = -1;
+  r.nested_ctx = ctx;
+  d = run_loop(ctx, &r, 0, 16, &rc);
+  CHECK(d >= 1 && rc == 0 && atomic_load(&r.nested_wrong) == 0);
+  /* Two threads submitting loops at once (two ctxs running together). */
+  submitter_arg a = {ctx, 0}, b = {ctx, 0};
+  pthread_t ta, tb;
+  CHECK(pthread_create(&ta, NULL, submitter, &a) == 0);
+  CHECK(pthread_create(&tb, NULL, submitter, &b) == 0);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  CHECK(a.ok && b.ok);
+  /* Between runs the workers go to sleep: 100 ms idle costs next to no
+   * CPU time (a spinning worker would take all of it). */
+  struct timespec settle = {0, 20 * 1000000L}, idle = {0, 100 * 1000000L};
+  nanosleep(&settle, NULL);
+  double c0 = cpu_seconds();
+  nanosleep(&idle, NULL);
+  CHECK(cpu_seconds() - c0 < 0.02);
+  api->destroy(one);
   api->destroy(ctx);
 #else
   (void)api;
