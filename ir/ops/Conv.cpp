@@ -223,12 +223,21 @@ static void lowerConvNchwc(LowerCtx &c, const KernelSchedule &sched,
   }
   order.push_back(n);
   acc.reorder(order).vectorize(miv).unroll(mio).unroll(ci);
+  // The parallel loop, fused with the loop inside it when short.
+  auto parallelAt = [&](const Halide::Var &v, int64_t extent) {
+    size_t i = 0;
+    while (order[i].name() != v.name())
+      ++i;
+    const Halide::Var *inner =
+        i > 0 && !order[i - 1].is_rvar ? &order[i - 1].var : nullptr;
+    parallelLoop(acc, v, extent, inner, Halide::Var(name + "_task"));
+  };
   if (sched.parallel == "batch" && y.dim(0) > 1)
     acc.parallel(n);
   else if (sched.parallel == "filters" && filters > block)
-    acc.parallel(mo);
+    parallelAt(mo, (filters + block - 1) / block);
   else if (sched.parallel == "rows" && spatial >= 2 && y.dim(2) > 1)
-    acc.parallel(avars[2]);
+    parallelAt(avars[2], y.dim(2));
   tile.compute_at(acc, co);
   tile.split(mi, mio, miv, lanes).vectorize(miv).unroll(mio).unroll(col);
   std::vector<Halide::VarOrRVar> torder{miv, mio, col, rr[0]};
@@ -451,7 +460,7 @@ static void lowerWinogradTiles(
       .unroll(a)
       .unroll(b);
   if (parallel)
-    yt.parallel(fo);
+    parallelLoop(yt, fo, (y.dim(1) + block - 1) / block, &ty, var("task"));
   Index o = outIndex(c);
   Halide::Expr value = callAt(yt, {o[0], o[1] / block, o[2] / 2, o[2] % 2,
                                    o[3] / 2, o[3] % 2, o[1] % block});
@@ -599,7 +608,10 @@ static Status lowerConv(LowerCtx &c) {
   int64_t stride = geo->strides[spatial - 1];
   // A grouped conv (its x copied per tile of filters, below) reads x at
   // the stride directly: Halide loads a stride-2 vector as dense vectors
-  // and a shuffle.
+  // and a shuffle. (Reading the copy's columns deinterleaved, as below,
+  // made MobileNetV2's stride-2 depthwise convs slower, 0.90 -> 1.01 ms:
+  // the deinterleaving pass cost more than the shuffles; most of their
+  // time is the zero-padded copy itself.)
   if (c.cpuSchedule() && stride > 1 && group == 1) {
     // A strided conv on a CPU reads x deinterleaved: xs(..., phase, j) =
     // x(..., j * stride + phase), zero outside x, so that the tap at
@@ -751,7 +763,10 @@ static Status lowerConv(LowerCtx &c) {
     } else if (grouped && sched.parallel != "none" && filters > mb) {
       st.parallel(fo);
     } else if (sched.parallel == "rows" && rows && (height + rb - 1) / rb > 1) {
-      st.parallel(ro);
+      // fo is the loop inside ro, but for a chunk's reduction between.
+      parallelLoop(st, ro, (height + rb - 1) / rb,
+                   !chunk && filters > mb ? &fo : nullptr,
+                   Halide::Var(name + "_task"));
     } else if ((sched.parallel == "filters" || sched.parallel == "rows") &&
                filters > mb) {
       st.parallel(fo);

@@ -98,6 +98,14 @@ Halide::Expr callAt(const Halide::Func &f, const Index &index) {
   return LowerCtx::call(f, index);
 }
 
+void parallelLoop(Halide::Stage s, const Halide::Var &outer, int64_t outerExtent,
+                  const Halide::Var *inner, const Halide::Var &fused) {
+  if (inner && outerExtent < kMinParallelTasks)
+    s.fuse(*inner, outer, fused).parallel(fused);
+  else
+    s.parallel(outer);
+}
+
 Halide::RDom rdomOver(LowerCtx &c, const std::vector<int64_t> &extents,
                       const std::string &what) {
   Halide::Region ranges;

@@ -51,6 +51,18 @@ void updateAt(Halide::Func &f, const Index &index, Halide::Expr value);
 /// f(index) with \p index in IR order; empty for a scalar Func.
 Halide::Expr callAt(const Halide::Func &f, const Index &index);
 
+/// The fewest tasks a parallel loop should give the thread pool: with
+/// fewer, the threads' shares are uneven (3 tasks on 2 threads: one
+/// waits a third of the time) and a finished thread has nothing to take.
+constexpr int64_t kMinParallelTasks = 16;
+
+/// Makes loop \p outer of \p s (\p outerExtent iterations) its parallel
+/// loop. With fewer than kMinParallelTasks iterations it is first fused
+/// with \p inner, the loop directly inside it (a pure Var of \p s, or
+/// null: none to fuse), into one loop named \p fused.
+void parallelLoop(Halide::Stage s, const Halide::Var &outer, int64_t outerExtent,
+                  const Halide::Var *inner, const Halide::Var &fused);
+
 /// An RDom over [0, extents[i]) for each i, named after the node.
 Halide::RDom rdomOver(LowerCtx &c, const std::vector<int64_t> &extents,
                       const std::string &what);

@@ -950,6 +950,33 @@ TEST(LoweringOps, ConvWinograd) {
   }
 }
 
+/// A parallel loop shorter than kMinParallelTasks is fused with the loop
+/// inside it (parallelLoop): nchw's rows of tiles with its filter tiles,
+/// nchwc's rows with its filter blocks (and the blocks with the rows),
+/// Winograd's output transform's filter blocks with its tile rows. One
+/// image, so no schedule falls back to the batch; the results against the
+/// naive loops, the loops run on the JIT's thread pool.
+TEST(LoweringOps, ConvShortParallelLoopsFused) {
+  Dims xd{1, 9, 10, 11}, wd{13, 9, 3, 3}, one{1, 1}, pads{1, 1, 1, 1};
+  Tensor x = randomTensor(ty(DType::F64, xd), 41),
+         w = randomTensor(ty(DType::F64, wd), 42),
+         b = randomTensor(ty(DType::F64, {13}), 43);
+  std::vector<double> want = naiveConv2d(x, w, b, {1, 13, 10, 11}, one, pads,
+                                         one, 1);
+  for (const char *sched :
+       {"vector=4 layout=nchw tile=2x3 parallel=rows",
+        "vector=4 layout=nchwc tile=1x4 parallel=rows",
+        "vector=4 layout=nchwc tile=1x4 parallel=filters",
+        "vector=4 layout=winograd tile=1x3 parallel=outer"}) {
+    SCOPED_TRACE(sched);
+    Tensor y = runOp("conv", {x, w, b},
+                     {{"pads", Attribute(pads)}, {kScheduleAttr, Attribute(sched)}});
+    ASSERT_FALSE(y.empty());
+    EXPECT_EQ(y.dims(), (Dims{1, 13, 10, 11}));
+    expectTensorNear(y, Tensor::fromDoubles(y.type(), want), 1e-11);
+  }
+}
+
 /// A schedule that says winograd for a conv Winograd can not compute is an
 /// error naming the schedule and what the layout needs.
 TEST(LoweringOps, ConvWinogradRefusesOtherConvs) {

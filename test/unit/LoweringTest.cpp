@@ -79,6 +79,11 @@ TEST(Lowering, ConvMatchesNaiveLoops) {
            {{1, 3, 7, 7}, {4, 3, 3, 3}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true},
            {{2, 4, 9, 8}, {6, 2, 3, 2}, 2, {2, 1}, {1, 0, 2, 1}, {1, 2}, true},
            {{1, 4, 6, 6}, {4, 1, 3, 3}, 4, {1, 1}, {1, 1, 1, 1}, {1, 1}, false},
+           // Grouped and strided along the columns: the padded copy read
+           // through its deinterleaved phases (depthwise; then stride 3,
+           // dilation 2, two channels per group, uneven pads).
+           {{1, 6, 9, 11}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}, true},
+           {{2, 4, 8, 13}, {8, 2, 3, 3}, 2, {1, 3}, {0, 2, 1, 1}, {1, 2}, false},
        }) {
     Graph g;
     Value *x = g.addInput("x", TensorType(DType::F32, cs.x));
