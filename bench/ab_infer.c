@@ -6,15 +6,16 @@
  * ways: before and after a change), fills each one's inputs with the same
  * seeded values (floats uniform in [-1, 1), integers zero), runs 3 warm-up
  * inferences of each and then N rounds, each timing one run of a and one of
- * b (CLOCK_MONOTONIC), the order swapped every other round. Prints:
+ * b (CLOCK_MONOTONIC), each after an untimed run of the same model, the
+ * order swapped every other round. Prints:
  *
  *   a min <ms> median <ms> | b min <ms> median <ms> | b/a min <x> median <x>
  *
  * Why: on a shared machine the speed of separate processes drifts by
  * 15-25% over minutes, more than most changes are worth; two models
  * interleaved run by run in one process see the same drift. Both models
- * carry their own Halide runtime (dlopen RTLD_LOCAL); with T > 1 each ctx
- * applies its own thread count for its runs.
+ * carry their own Halide runtime and thread pool (dlopen RTLD_LOCAL); with
+ * T > 1 each ctx applies its own thread count for its runs.
  *
  * Build: cc -O2 -I<repo> bench/ab_infer.c -o ab_infer -ldl
  *===----------------------------------------------------------------------===*/
@@ -175,7 +176,12 @@ int main(int argc, char **argv) {
     return 1;
   for (int i = 0; i < runs; ++i) {
     int first = i & 1;
+    /* Each timed run right after an untimed one of the same model: the
+     * other library's pool workers spin for 200 us after its run, which
+     * would slow the first part of this one. */
+    run(&m[first]);
     t[first][i] = run(&m[first]);
+    run(&m[1 - first]);
     t[1 - first][i] = run(&m[1 - first]);
   }
   qsort(t[0], (size_t)runs, sizeof(double), cmp_double);
