@@ -62,9 +62,10 @@ struct Source {
 class HalideLowerCtx : public LowerCtx {
 public:
   HalideLowerCtx(const Node &node, const std::string &prefix, bool gpu,
-                 bool autoScheduled, std::vector<Source> sources)
-      : node_(node), gpu_(gpu), auto_(autoScheduled), prefix_(prefix),
-        inputs_(std::move(sources)) {
+                 bool autoScheduled, std::vector<Source> sources,
+                 bool bandsAllowed = false)
+      : node_(node), gpu_(gpu), auto_(autoScheduled), bands_(bandsAllowed),
+        prefix_(prefix), inputs_(std::move(sources)) {
     for (size_t i = 0; i < node.numResults(); ++i) {
       outputs_.emplace_back(prefix + "_out" + std::to_string(i));
       std::vector<Halide::Var> vars;
@@ -128,12 +129,25 @@ public:
     return Halide::Func(name + std::to_string(counter_++));
   }
 
+  bool computeInRowBands(const Halide::Func &f, int rows) override {
+    if (!bands_ || rows < 1)
+      return false;
+    bandFunc_ = f;
+    bandRows_ = rows;
+    return true;
+  }
+  /// What computeInRowBands asked for (rows 0: nothing).
+  const Halide::Func &bandFunc() const { return bandFunc_; }
+  int bandRows() const { return bandRows_; }
+
   std::vector<Halide::Func> &outputs() { return outputs_; }
   std::vector<std::vector<Halide::Var>> &vars() { return vars_; }
 
 private:
   const Node &node_;
-  bool gpu_, auto_;
+  bool gpu_, auto_, bands_;
+  Halide::Func bandFunc_;
+  int bandRows_ = 0;
   std::string prefix_;
   std::vector<Source> inputs_;
   std::vector<Halide::Func> outputs_;
@@ -208,6 +222,42 @@ static void scheduleDefault(Halide::Func &f, const std::vector<Halide::Var> &irV
       f.update(u).vectorize(inner, lanes);
     parallelize(f.update(u));
   }
+}
+
+/// The output \p f (IR \p irVars: n, c, rows..., columns; pure) computed
+/// in bands of \p rows rows of its first spatial dimension, with \p inner
+/// (what the anchor asked for, see LowerCtx::computeInRowBands) computed
+/// per band: the bands outermost after the batch, then the channels, so a
+/// band's sums are read back from L2 right after they are computed.
+/// Parallel over the images of a batch, else over the bands.
+static void scheduleInRowBands(Halide::Func &f,
+                               const std::vector<Halide::Var> &irVars,
+                               const TensorType &t, const Halide::Target &target,
+                               const Halide::Func &inner, int rows,
+                               bool parallel) {
+  f.compute_root();
+  const Halide::Var &n = irVars[0], &c = irVars[1], &row = irVars[2];
+  Halide::Var band(row.name() + "_band"), inBand(row.name() + "_in");
+  f.split(row, band, inBand, int(std::min<int64_t>(rows, t.dim(2))),
+          Halide::TailStrategy::ShiftInwards);
+  // Halide's order, innermost first: the columns and rows of the band
+  // (the first spatial dimension's part in it), the channels, the band.
+  std::vector<Halide::VarOrRVar> order;
+  for (size_t d = irVars.size(); d-- > 3;)
+    order.push_back(irVars[d]);
+  order.push_back(inBand);
+  order.push_back(c);
+  order.push_back(band);
+  order.push_back(n);
+  f.reorder(order);
+  if (int lanes = pureLanes(t, target))
+    f.vectorize(irVars.back(), lanes, Halide::TailStrategy::ShiftInwards);
+  if (parallel && t.dim(0) > 1)
+    f.parallel(n);
+  else if (parallel && (t.dim(2) + rows - 1) / rows > 1)
+    f.parallel(band);
+  Halide::Func g = inner;
+  g.compute_at(f, band);
 }
 
 /// Threads per GPU block of the default GPU schedule.
@@ -475,9 +525,15 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
                              "computed before it in the group");
       srcs.push_back(it->second);
     }
+    // Row bands (LowerCtx::computeInRowBands): for the anchor of a CPU
+    // kernel with one output of the anchor's shape (its element-wise ops
+    // read the anchor's result where they write).
+    bool bands = j == 0 && !gpu && !autoSched && outputs.size() == 1 &&
+                 outputs[0]->type().rank() >= 4 &&
+                 outputs[0]->type().dims() == node.result(0)->type().dims();
     ctxs.push_back(std::make_unique<HalideLowerCtx>(
         node, single ? prefix : prefix + "_" + std::to_string(j), gpu,
-        autoSched, std::move(srcs)));
+        autoSched, std::move(srcs), bands));
     HalideLowerCtx &ctx = *ctxs.back();
     CNNC_RETURN_IF_ERROR(def.lowerFn()(ctx));
     for (size_t i = 0; i < node.numResults(); ++i) {
@@ -532,6 +588,9 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
       scheduleDefault(out, vars, t, target, inPlace, parallel);
       out = copyOf(out, vars);
       scheduleDefault(out, vars, t, target, inPlace, parallel);
+    } else if (ctxs.front()->bandRows() > 0) {
+      scheduleInRowBands(out, vars, t, target, ctxs.front()->bandFunc(),
+                         ctxs.front()->bandRows(), parallel);
     } else {
       scheduleDefault(out, vars, t, target, inPlace, parallel);
     }

@@ -78,6 +78,12 @@ struct KernelSchedule {
   /// of the reduction, chooseConvChunk); conv_grad_weight: images summed
   /// per pass over dw. 0: all in one pass.
   int chunk = 0;
+  /// nchw conv of one group: its sums computed band by band of this many
+  /// output rows inside the loops that store the kernel's output (after
+  /// the element-wise ops fused with it; LowerCtx::computeInRowBands), so
+  /// they are read back from L2 instead of memory; the bands are then the
+  /// parallel loop. 0: the sums at root (they fit in L2 anyway).
+  int band = 0;
   /// The parallel loop: "batch" (conv: the images), "rows" (conv: tiles
   /// of output rows), "filters"
   /// (conv: tiles of filters), "outer" (the outermost dimension with more
@@ -88,6 +94,7 @@ struct KernelSchedule {
   bool operator==(const KernelSchedule &o) const {
     return vector == o.vector && layout == o.layout &&
            tileFilters == o.tileFilters && chunk == o.chunk &&
+           band == o.band &&
            tileRows == o.tileRows && parallel == o.parallel;
   }
 };
@@ -163,6 +170,17 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
 /// 512-channel 28x28 conv reads 393 KB of x rows per row of tiles).
 int chooseConvChunk(int64_t channels, int64_t bytesPerChannel,
                     const MachineModel &m);
+
+/// The output rows per band (KernelSchedule::band) of an nchw conv of one
+/// group with \p filters x \p height x \p width outputs in register tiles
+/// of \p tileFilters x \p tileRows: 0 while its sums (filters rounded to
+/// the tile, columns to \p lanes, \p elementBytes each) fit in half of L2;
+/// else as many whole tiles of rows as fit there, at least one, at most a
+/// quarter of the rows (0 if that is all of them). Measured here: see
+/// ir/Schedule.cpp.
+int chooseConvBand(int64_t filters, int64_t height, int64_t width,
+                   int tileFilters, int tileRows, int lanes,
+                   int64_t elementBytes, const MachineModel &m);
 
 /// The register tile of conv_grad_weight's CPU lowering for dw of
 /// \p filters x \p channels x ... x \p taps (the innermost kernel axis):

@@ -756,7 +756,12 @@ static Status lowerConv(LowerCtx &c) {
     st.vectorize(ci).unroll(fi);
     if (grouped && xcopy.defined())
       xcopy.compute_at(acc, fo);
-    if (sched.parallel == "batch" && y.dim(0) > 1) {
+    // Banded (schedule band=R): codegen computes acc per band of the
+    // output's rows and runs the bands in parallel; acc's loops stay serial.
+    bool banded = !grouped && !chunk && rows && sched.band > 0 &&
+                  c.computeInRowBands(acc, sched.band);
+    if (banded) {
+    } else if (sched.parallel == "batch" && y.dim(0) > 1) {
       st.parallel(vars[0]);
       if (chunk)
         acc.parallel(vars[0]);

@@ -84,6 +84,20 @@ public:
     std::vector<Halide::Var> rev(vars.rbegin(), vars.rend());
     f(rev) = value;
   }
+  /// Asks codegen to compute \p f, which result 0 reads (a conv's sums),
+  /// band by band of \p rows output rows inside the loops that store the
+  /// kernel's output, instead of at root: the sums of a band stay in L2
+  /// between the rule's loops and the element-wise ops fused after it.
+  /// Codegen may decline (a GPU, several outputs, an output of another
+  /// shape, a pool after the conv) and leave \p f as the rule scheduled
+  /// it; the rule therefore still schedules \p f completely, but must not
+  /// make its loops parallel (the bands are). Returns whether codegen
+  /// takes it.
+  virtual bool computeInRowBands(const Halide::Func &f, int rows) {
+    (void)f;
+    (void)rows;
+    return false;
+  }
   /// The Halide element type for a dtype (f32, f64, i64, i32, bool as u8).
   static Halide::Type halideType(DType t);
   /// \p e converted to the element type of result \p i.

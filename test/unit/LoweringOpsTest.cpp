@@ -977,6 +977,34 @@ TEST(LoweringOps, ConvShortParallelLoopsFused) {
   }
 }
 
+/// nchw with band=R: the sums computed per band of R output rows inside
+/// the output's loops (scheduleInRowBands), against the naive loops: bands
+/// that divide the 20 rows and one that does not (the last band shifted
+/// in), tiles of rows that do not divide the band, one image (parallel
+/// over the bands) and two (over the images), a stride and uneven pads.
+TEST(LoweringOps, ConvInRowBands) {
+  Dims wd{7, 5, 3, 3}, strides{1, 1}, pads{1, 2, 0, 1}, one{1, 1};
+  for (int64_t images : {1, 2}) {
+    Dims xd{images, 5, 21, 13};
+    Tensor x = randomTensor(ty(DType::F64, xd), 51),
+           w = randomTensor(ty(DType::F64, wd), 52),
+           b = randomTensor(ty(DType::F64, {7}), 53);
+    Dims yd{images, 7, 20, 14};
+    std::vector<double> want = naiveConv2d(x, w, b, yd, strides, pads, one, 1);
+    for (const char *sched : {"vector=4 layout=nchw tile=2x3 band=6 parallel=rows",
+                              "vector=4 layout=nchw tile=2x2 band=4 parallel=rows",
+                              "vector=4 layout=nchw tile=3x2 band=7 parallel=none"}) {
+      SCOPED_TRACE(std::string(sched) + ", images " + std::to_string(images));
+      Tensor y = runOp("conv", {x, w, b},
+                       {{"pads", Attribute(pads)},
+                        {kScheduleAttr, Attribute(sched)}});
+      ASSERT_FALSE(y.empty());
+      EXPECT_EQ(y.dims(), yd);
+      expectTensorNear(y, Tensor::fromDoubles(y.type(), want), 1e-11);
+    }
+  }
+}
+
 /// A schedule that says winograd for a conv Winograd can not compute is an
 /// error naming the schedule and what the layout needs.
 TEST(LoweringOps, ConvWinogradRefusesOtherConvs) {

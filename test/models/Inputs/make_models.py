@@ -202,8 +202,22 @@ def oddconv():
     return b.model("oddconv", [1, 5, 15, 13], b.relu(h))
 
 
+def bands():
+    """Convs whose sums exceed half of L2, which the schedule pass computes
+    in bands of output rows (band=R): at 72x70 (not whole vectors of
+    columns), a 3x3 conv + BN + ReLU, a 1x1 + ReLU6 with a residual Add, a
+    conv + ReLU whose max pool declines the bands, and a stride-2 conv."""
+    b = Builder(7)
+    x = b.relu(b.bn(b.conv("x", 3, 24, 3, pad=1, bias=False), 24))   # 24x72x70
+    h = b.relu6(b.conv(x, 24, 24, 1))
+    x = b.node("Add", [h, x])
+    p = b.maxpool(b.relu(b.conv(x, 24, 20, 3, pad=1)))              # 20x36x35
+    s = b.relu(b.conv(x, 24, 28, 3, stride=2, pad=1))                # 28x36x35
+    return b.model("bands", [1, 3, 72, 70], b.node("Concat", [s, p], axis=1))
+
+
 MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten,
-                                  torchnames, oddconv]}
+                                  torchnames, oddconv, bands]}
 
 
 if __name__ == "__main__":
