@@ -232,7 +232,9 @@ int chooseConvChunk(int64_t channels, int64_t bytesPerChannel,
 // whose sums are 4.8 MB, 1.40 -> 0.94 ms in bands of 6 rows; the stem
 // 0.75 -> 0.64 ms. Bands of an eighth of L2 instead of half measured the
 // same. The depthwise convs reading those outputs ran about 0.15 ms
-// slower each (not understood), so the whole model gained 0-5%.
+// slower each, in the stores of their own root sums (most likely a cold
+// scratch block: they used to reuse the one this conv's root acc freed),
+// so the whole model gained 0-5%.
 int chooseConvBand(int64_t filters, int64_t height, int64_t width,
                    int tileFilters, int tileRows, int lanes,
                    int64_t elementBytes, const MachineModel &m) {
