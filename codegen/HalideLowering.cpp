@@ -134,8 +134,18 @@ public:
       return false;
     bandFunc_ = f;
     bandRows_ = rows;
+    bandDim_ = 2;
     return true;
   }
+  bool computeInChannelBands(const Halide::Func &f, int channels) override {
+    if (!bands_ || channels < 1)
+      return false;
+    bandFunc_ = f;
+    bandRows_ = channels;
+    bandDim_ = 1;
+    return true;
+  }
+  int bandDim() const { return bandDim_; }
   /// What computeInRowBands asked for (rows 0: nothing).
   const Halide::Func &bandFunc() const { return bandFunc_; }
   int bandRows() const { return bandRows_; }
@@ -147,7 +157,7 @@ private:
   const Node &node_;
   bool gpu_, auto_, bands_;
   Halide::Func bandFunc_;
-  int bandRows_ = 0;
+  int bandRows_ = 0, bandDim_ = 2;
   std::string prefix_;
   std::vector<Source> inputs_;
   std::vector<Halide::Func> outputs_;
@@ -234,19 +244,26 @@ static void scheduleInRowBands(Halide::Func &f,
                                const std::vector<Halide::Var> &irVars,
                                const TensorType &t, const Halide::Target &target,
                                const Halide::Func &inner, int rows,
-                               bool parallel) {
+                               bool parallel, int dim = 2) {
   f.compute_root();
-  const Halide::Var &n = irVars[0], &c = irVars[1], &row = irVars[2];
+  const Halide::Var &n = irVars[0], &c = irVars[1], &row = irVars[size_t(dim)];
   Halide::Var band(row.name() + "_band"), inBand(row.name() + "_in");
-  f.split(row, band, inBand, int(std::min<int64_t>(rows, t.dim(2))),
+  f.split(row, band, inBand, int(std::min<int64_t>(rows, t.dim(dim))),
           Halide::TailStrategy::ShiftInwards);
   // Halide's order, innermost first: the columns and rows of the band
-  // (the first spatial dimension's part in it), the channels, the band.
+  // (the first spatial dimension's part in it), the channels, the band;
+  // for bands of channels, the spatial dimensions, the channels of the
+  // band, the band.
   std::vector<Halide::VarOrRVar> order;
   for (size_t d = irVars.size(); d-- > 3;)
     order.push_back(irVars[d]);
-  order.push_back(inBand);
-  order.push_back(c);
+  if (dim == 2) {
+    order.push_back(inBand);
+    order.push_back(c);
+  } else {
+    order.push_back(irVars[2]);
+    order.push_back(inBand);
+  }
   order.push_back(band);
   order.push_back(n);
   f.reorder(order);
@@ -254,7 +271,7 @@ static void scheduleInRowBands(Halide::Func &f,
     f.vectorize(irVars.back(), lanes, Halide::TailStrategy::ShiftInwards);
   if (parallel && t.dim(0) > 1)
     f.parallel(n);
-  else if (parallel && (t.dim(2) + rows - 1) / rows > 1)
+  else if (parallel && (t.dim(dim) + rows - 1) / rows > 1)
     f.parallel(band);
   Halide::Func g = inner;
   g.compute_at(f, band);
@@ -590,7 +607,8 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
       scheduleDefault(out, vars, t, target, inPlace, parallel);
     } else if (ctxs.front()->bandRows() > 0) {
       scheduleInRowBands(out, vars, t, target, ctxs.front()->bandFunc(),
-                         ctxs.front()->bandRows(), parallel);
+                         ctxs.front()->bandRows(), parallel,
+                         ctxs.front()->bandDim());
     } else {
       scheduleDefault(out, vars, t, target, inPlace, parallel);
     }

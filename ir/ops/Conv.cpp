@@ -760,6 +760,10 @@ static Status lowerConv(LowerCtx &c) {
     // output's rows and runs the bands in parallel; acc's loops stay serial.
     bool banded = !grouped && !chunk && rows && sched.band > 0 &&
                   c.computeInRowBands(acc, sched.band);
+    // A grouped conv's sums per block of filters, inside the output's
+    // loop over the blocks: no root buffer of all its sums.
+    if (grouped && rows)
+      banded = c.computeInChannelBands(acc, mb);
     if (banded) {
     } else if (sched.parallel == "batch" && y.dim(0) > 1) {
       st.parallel(vars[0]);

@@ -98,6 +98,13 @@ public:
     (void)rows;
     return false;
   }
+  /// The same in blocks of \p channels channels of the output (a grouped
+  /// conv, whose blocks of filters read only their groups' channels).
+  virtual bool computeInChannelBands(const Halide::Func &f, int channels) {
+    (void)f;
+    (void)channels;
+    return false;
+  }
   /// The Halide element type for a dtype (f32, f64, i64, i32, bool as u8).
   static Halide::Type halideType(DType t);
   /// \p e converted to the element type of result \p i.
