@@ -130,30 +130,31 @@ public:
   }
 
   bool computeInRowBands(const Halide::Func &f, int rows) override {
-    if (!bands_ || rows < 1)
-      return false;
-    bandFunc_ = f;
-    bandRows_ = rows;
-    bandDim_ = 2;
-    return true;
+    return requestBands(f, rows, 2);
   }
   bool computeInChannelBands(const Halide::Func &f, int channels) override {
-    if (!bands_ || channels < 1)
-      return false;
-    bandFunc_ = f;
-    bandRows_ = channels;
-    bandDim_ = 1;
-    return true;
+    return requestBands(f, channels, 1);
   }
-  int bandDim() const { return bandDim_; }
-  /// What computeInRowBands asked for (rows 0: nothing).
+  /// What computeIn*Bands asked for: the Func, the band's extent (0:
+  /// nothing asked) and the output's IR dimension it splits (2 rows, 1
+  /// channels).
   const Halide::Func &bandFunc() const { return bandFunc_; }
   int bandRows() const { return bandRows_; }
+  int bandDim() const { return bandDim_; }
 
   std::vector<Halide::Func> &outputs() { return outputs_; }
   std::vector<std::vector<Halide::Var>> &vars() { return vars_; }
 
 private:
+  bool requestBands(const Halide::Func &f, int extent, int dim) {
+    if (!bands_ || extent < 1)
+      return false;
+    bandFunc_ = f;
+    bandRows_ = extent;
+    bandDim_ = dim;
+    return true;
+  }
+
   const Node &node_;
   bool gpu_, auto_, bands_;
   Halide::Func bandFunc_;
