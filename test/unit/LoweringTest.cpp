@@ -84,6 +84,13 @@ TEST(Lowering, ConvMatchesNaiveLoops) {
            // dilation 2, two channels per group, uneven pads).
            {{1, 6, 9, 11}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}, true},
            {{2, 4, 8, 13}, {8, 2, 3, 3}, 2, {1, 3}, {0, 2, 1, 1}, {1, 2}, false},
+           // Depthwise over rows of several vectors and tiles: the copy of
+           // x each tile of rows reads (its border columns selected, the
+           // rest dense vectors), slid down the rows; 7 and 5 channels,
+           // not whole tiles of filters.
+           {{1, 7, 21, 37}, {7, 1, 3, 3}, 7, {2, 2}, {1, 1, 1, 1}, {1, 1}, true},
+           {{2, 5, 19, 35}, {5, 1, 3, 3}, 5, {1, 1}, {1, 1, 1, 1}, {1, 1}, false},
+           {{1, 6, 17, 40}, {6, 1, 5, 5}, 6, {1, 1}, {2, 1, 2, 3}, {1, 1}, true},
        }) {
     Graph g;
     Value *x = g.addInput("x", TensorType(DType::F32, cs.x));

@@ -216,8 +216,22 @@ def bands():
     return b.model("bands", [1, 3, 72, 70], b.node("Concat", [s, p], axis=1))
 
 
+def depthwise():
+    """Grouped convs over rows of several vectors and tiles, whose zero-
+    extended copy of x is made per tile of filters and slid down the rows
+    (ir/ops/Conv.cpp): at 44x50, a depthwise 3x3 + BN + ReLU6, a 3x3 of two
+    channels per group, a stride-2 depthwise 3x3, and a depthwise 5x5 whose
+    max pool declines the per-block sums; 12 channels, not whole tiles."""
+    b = Builder(8)
+    a = b.relu6(b.bn(b.conv("x", 12, 12, 3, pad=1, group=12, bias=False), 12))
+    g = b.relu(b.conv(a, 12, 12, 3, pad=1, group=6))                  # 12x44x50
+    s = b.relu(b.conv(g, 12, 12, 3, stride=2, pad=1, group=12))       # 12x22x25
+    p = b.maxpool(b.relu(b.conv(g, 12, 12, 5, pad=2, group=12)))      # 12x22x25
+    return b.model("depthwise", [1, 12, 44, 50], b.node("Concat", [s, p], axis=1))
+
+
 MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten,
-                                  torchnames, oddconv, bands]}
+                                  torchnames, oddconv, bands, depthwise]}
 
 
 if __name__ == "__main__":
