@@ -14,7 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Linux 5.4's madvise(MADV_PAGEOUT); older kernels refuse it (EINVAL). */
+#ifdef MADV_PAGEOUT
+#define CNNC_RT_MADV_PAGEOUT MADV_PAGEOUT
+#else
+#define CNNC_RT_MADV_PAGEOUT 21
+#endif
 
 static _Thread_local char tls_err[CNNC_RT_MSG_BYTES];
 /* halide_error with a null user context, on this thread. */
@@ -377,6 +386,83 @@ void cnnc_rt_destroy(cnnc_ctx *ctx) {
   free(ctx);
 }
 
+/* Whether any function of m writes a parameter (a copy step: training). */
+static int writes_params(const cnnc_rt_model *m) {
+  for (int32_t s = 0; s < m->num_steps; ++s)
+    if (!m->steps[s].fn)
+      return 1;
+  return 0;
+}
+
+/* Points the PARAM tensors' buffers at ctx->params_at. */
+static void point_params(cnnc_ctx *ctx) {
+  const cnnc_rt_model *m = ctx->m;
+  for (int32_t t = 0; t < m->num_tensors; ++t)
+    if (m->tensors[t].storage == CNNC_RT_PARAM)
+      ctx->bufs[t].host =
+          (uint8_t *)(uintptr_t)(ctx->params_at + m->tensors[t].offset);
+}
+
+/* Whether step s reads tensor t. */
+static int step_reads(const cnnc_rt_step *s, int32_t t) {
+  for (int32_t a = 0; a < s->num_args; ++a)
+    if (s->args[a] == t)
+      return 1;
+  return 0;
+}
+
+/* After cached step s of function fn ran on the embedded blob's parameters
+ * (params_at): the blob's pages of each parameter s reads that no uncached
+ * step of any function reads, and no later cached step of fn, go back to
+ * the kernel (MADV_PAGEOUT). The blob is the library's read-only data, so
+ * its pages are clean: the kernel drops them and reads them again from the
+ * library should get_param or a later cached step ask. The weights that
+ * pack-weights' cached steps put in new layouts are then held once, in
+ * those layouts (a weight-heavy model's peak RSS, bench/RESULTS.md).
+ * Only pages wholly inside the parameter's bytes; on an anonymous page
+ * (no swap) the advice does nothing. */
+static void page_out_cold_params(cnnc_ctx *ctx, int32_t fn, int32_t s) {
+  const cnnc_rt_model *m = ctx->m;
+  const cnnc_rt_function *f = &m->functions[fn];
+  long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0)
+    return;
+  for (int32_t a = 0; a < m->steps[s].num_args; ++a) {
+    int32_t t = m->steps[s].args[a];
+    if (m->tensors[t].storage != CNNC_RT_PARAM)
+      continue;
+    int cold = 1;
+    for (int32_t o = 0; o < m->num_steps && cold; ++o)
+      if (!m->steps[o].cached && step_reads(&m->steps[o], t))
+        cold = 0;
+    for (int32_t o = s + 1; o < f->first_step + f->num_steps && cold; ++o)
+      if (step_reads(&m->steps[o], t))
+        cold = 0;
+    if (!cold)
+      continue;
+    uintptr_t begin = (uintptr_t)(ctx->params_at + m->tensors[t].offset);
+    uintptr_t end = begin + (uintptr_t)m->tensors[t].bytes;
+    begin = (begin + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    end &= ~((uintptr_t)page - 1);
+    if (end > begin) {
+      (void)madvise((void *)begin, end - begin, CNNC_RT_MADV_PAGEOUT);
+      ctx->params_paged_out += (int64_t)(end - begin);
+    }
+  }
+}
+
+int64_t cnnc_rt_params_paged_out(const cnnc_ctx *ctx) {
+  return ctx ? ctx->params_paged_out : -1;
+}
+
+void cnnc_rt_params_writable(cnnc_ctx *ctx) {
+  if (ctx->params_at == ctx->params)
+    return;
+  memcpy(ctx->params, ctx->params_at, (size_t)ctx->m->param_bytes);
+  ctx->params_at = ctx->params;
+  point_params(ctx);
+}
+
 cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
                            size_t arena_size) {
   if (!out)
@@ -457,6 +543,7 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
   }
   ctx->params = ctx->arena ? ctx->arena + cnnc_rt_align_up(m->arena_bytes)
                            : NULL;
+  ctx->params_at = ctx->params;
 
   /* One Halide buffer per tensor. Halide's dim 0 is the innermost, the
    * IR's last dim; dense row-major strides. */
@@ -477,7 +564,7 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
     b->dimensions = ten->rank;
     b->dim = d;
     switch (ten->storage) {
-    case CNNC_RT_PARAM: b->host = ctx->params + ten->offset; break;
+    case CNNC_RT_PARAM: break; /* below */
     case CNNC_RT_CONST: b->host = (uint8_t *)(uintptr_t)(m->weights + ten->offset); break;
     case CNNC_RT_TEMP: b->host = ctx->arena + ten->offset; break;
     default: b->host = NULL; break; /* bound at each run */
@@ -495,7 +582,10 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
         return st;
       }
     } else if (m->weights && m->weights_bytes >= m->param_bytes) {
-      memcpy(ctx->params, m->weights, (size_t)m->param_bytes);
+      if (writes_params(m))
+        memcpy(ctx->params, m->weights, (size_t)m->param_bytes);
+      else
+        ctx->params_at = m->weights; /* copied at the first write */
     } else if (m->num_params > 0) {
       cnnc_rt_destroy(ctx);
       return cnnc_rt_fail(NULL, CNNC_ERR_BAD_ARGUMENT,
@@ -504,6 +594,7 @@ cnnc_status cnnc_rt_create(const cnnc_rt_model *m, cnnc_ctx **out, void *arena,
                           m->name, (int)m->num_params);
     }
   }
+  point_params(ctx);
   /* On a GPU the parameters and constants reach the device at first use. */
   for (int32_t t = 0; t < m->num_tensors; ++t)
     if (m->tensors[t].storage == CNNC_RT_PARAM ||
@@ -617,8 +708,11 @@ static cnnc_status run_steps(cnnc_ctx *ctx, int32_t fn, int bound) {
                         rc, (int)n, msg);
       break;
     }
-    if (step->cached)
+    if (step->cached) {
       ctx->step_epoch[s] = ctx->params_epoch;
+      if (ctx->params_at != ctx->params)
+        page_out_cold_params(ctx, fn, s);
+    }
   }
   if (wrote_params)
     ++ctx->params_epoch;

@@ -37,6 +37,15 @@ struct cnnc_ctx {
   uint8_t *owned;  /* the model-owned block (TEMP + params), or null */
   uint8_t *arena;  /* TEMP storage base (arena_bytes) */
   uint8_t *params; /* the parameter block (param_bytes) */
+  /* Where the parameters' bytes are now: `params`, or, for a model whose
+   * functions write no parameter (inference) and whose weights are
+   * embedded, the embedded blob itself (read-only) until set_param or
+   * load_params writes one (cnnc_rt_params_writable): inference keeps no
+   * second copy of the weights. */
+  const uint8_t *params_at;
+  /* Bytes of the blob's parameter pages handed back to the kernel after the
+   * cached steps that read them (cnnc_rt_core.c, page_out_cold_params). */
+  int64_t params_paged_out;
   /* One Halide buffer per tensor; its dims in dims[t * CNNC_MAX_RANK ...]. */
   halide_buffer_t *bufs;
   halide_dimension_t *dims;
@@ -95,6 +104,12 @@ static inline int64_t cnnc_rt_align_up(int64_t v) {
 
 /* The parameter named `name`, or -1. */
 int32_t cnnc_rt_find_param(const cnnc_rt_model *m, const char *name);
+
+/* Before a write to the parameters: copies them from the embedded blob into
+ * the parameter block if they are still read from the blob (params_at). */
+void cnnc_rt_params_writable(cnnc_ctx *ctx);
+/* ctx->params_paged_out (for tests); -1 for a null ctx. */
+int64_t cnnc_rt_params_paged_out(const cnnc_ctx *ctx);
 
 /* Reads a parameter file (cnnc_weights_format.h) into ctx's parameter block;
  * `what` names the file's role in messages ("weights file", "checkpoint").

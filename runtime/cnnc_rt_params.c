@@ -90,7 +90,7 @@ cnnc_status cnnc_rt_get_param(cnnc_ctx *ctx, const char *name, void *dst,
   if (st == CNNC_OK && bytes > 0)
     st = cnnc_rt_device_to_host(ctx, (int32_t)(t - ctx->m->tensors));
   if (st == CNNC_OK && bytes > 0)
-    memcpy(dst, ctx->params + t->offset, bytes);
+    memcpy(dst, ctx->params_at + t->offset, bytes);
   return st;
 }
 
@@ -99,6 +99,7 @@ cnnc_status cnnc_rt_set_param(cnnc_ctx *ctx, const char *name,
   const cnnc_rt_tensor *t;
   cnnc_status st = lookup(ctx, "set_param", name, src, bytes, &t);
   if (st == CNNC_OK && bytes > 0) {
+    cnnc_rt_params_writable(ctx);
     memmove(ctx->params + t->offset, src, bytes);
     ++ctx->params_epoch;
     cnnc_rt_device_host_written(ctx, (int32_t)(t - ctx->m->tensors));
@@ -224,7 +225,7 @@ cnnc_status cnnc_rt_save_params(cnnc_ctx *ctx, const char *path) {
     for (int32_t d = 0; d < t->rank; ++d)
       w_u64(&w, (uint64_t)t->dims[d]);
     w_u64(&w, (uint64_t)t->bytes);
-    w_bytes(&w, ctx->params + t->offset, (size_t)t->bytes);
+    w_bytes(&w, ctx->params_at + t->offset, (size_t)t->bytes);
   }
   uint8_t crc[4];
   put_u32(crc, w.crc);
@@ -498,6 +499,7 @@ cnnc_status cnnc_rt_read_params(cnnc_ctx *ctx, const char *path,
     goto done;
   /* Everything checked: copy. Only an I/O error (or the file changing under
    * us) can fail from here on. */
+  cnnc_rt_params_writable(ctx);
   for (int32_t p = 0; p < m->num_params && st == CNNC_OK; ++p) {
     const cnnc_rt_tensor *t = &m->tensors[m->param_tensors[p]];
     if ((st = r_seek(&r, data_at[p])))

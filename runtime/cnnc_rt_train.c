@@ -63,7 +63,7 @@ int64_t cnnc_rt_train_steps_done(cnnc_ctx *ctx) {
   if (cnnc_rt_device_to_host(ctx, ctx->m->param_tensors[p]) != CNNC_OK)
     return -1;
   const cnnc_rt_tensor *t = &ctx->m->tensors[ctx->m->param_tensors[p]];
-  const uint8_t *at = ctx->params + t->offset;
+  const uint8_t *at = ctx->params_at + t->offset;
   if (t->dtype == CNNC_F64) {
     double v;
     memcpy(&v, at, sizeof v);

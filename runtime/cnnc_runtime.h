@@ -126,7 +126,9 @@ typedef struct cnnc_model_api {
   /* Bytes of working memory (activations and transformed weights kept
    * between runs; plus parameters) the model needs, for
    * create_with_arena; the arena must be 64-byte aligned and is the
-   * ctx's until destroy. */
+   * ctx's until destroy. An inference model with embedded weights reads
+   * them from the library and writes its parameter part only once
+   * set_param or load_params changes a parameter. */
   size_t arena_size;
 
   cnnc_status (*create)(cnnc_ctx **ctx);

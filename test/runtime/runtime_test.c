@@ -600,8 +600,22 @@ static void test_arena(const cnnc_model_api *api) {
     float out[6];
     CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
     CHECK(output_is(out, W0));
-    /* The parameters live in the caller's memory, after the TEMP arena. */
+    /* An inference model reads its embedded weights in place: the
+     * parameter block (after the TEMP arena) is not written... */
+    CHECK(mem[64] == 0xAB && mem[64 + 127] == 0xAB);
+    float w[3] = {0};
+    CHECK_STATUS(api->get_param(ctx, "w", w, sizeof w), CNNC_OK);
+    CHECK(memcmp(w, W0, sizeof w) == 0);
+    /* ... until a parameter is written: then every parameter is copied
+     * there, and the runs read that copy. */
+    int32_t count[2] = {0, 0};
+    CHECK_STATUS(api->set_param(ctx, "count", count, sizeof count), CNNC_OK);
     CHECK(memcmp(mem + 64, W0, sizeof W0) == 0);
+    float w2[3] = {-4, 0.25f, 16};
+    CHECK_STATUS(api->set_param(ctx, "w", w2, sizeof w2), CNNC_OK);
+    CHECK(memcmp(mem + 64, w2, sizeof w2) == 0);
+    CHECK_STATUS(run_once(api, ctx, out), CNNC_OK);
+    CHECK(output_is(out, w2));
     /* Nothing past arena_size is touched. */
     CHECK(mem[n] == 0xAB && mem[n + 127] == 0xAB);
     api->destroy(ctx);
@@ -983,6 +997,59 @@ static void test_threads(const cnnc_model_api *api) {
 #endif
 }
 
+int64_t cnnc_rt_params_paged_out(const cnnc_ctx *ctx); /* internal */
+
+/* out = data + pack + shared, pack = {1, 2, 3} + shared. */
+static int paged_output_is(const float *out, const float shared[3]) {
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      if (out[i * 3 + j] != DATA[i * 3 + j] + (float)(j + 1) + 2 * shared[j])
+        return 0;
+  return 1;
+}
+
+/* An inference model reads its embedded weights in place; after the cached
+ * step that alone reads a parameter, that parameter's whole pages go back
+ * to the kernel, and reading it again still gives the library's values. */
+static void test_paged_params(void) {
+  cnnc_ctx *ctx = NULL;
+  CHECK_STATUS(cnnc_rt_create(&test_paged_model, &ctx, NULL, 0), CNNC_OK);
+  if (!ctx)
+    return;
+  CHECK(cnnc_rt_params_paged_out(ctx) == 0);
+  float in[6], out[6];
+  memcpy(in, DATA, sizeof in);
+  cnnc_tensor ti = tensor2x3(in), to = tensor2x3(out);
+  static const float shared0[3] = {10, 20, 30};
+  CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
+  CHECK(paged_output_is(out, shared0));
+  /* big: 16 KiB from a 64 KiB boundary; shared (read by "add") stays. */
+  long page = sysconf(_SC_PAGESIZE);
+  int64_t whole = page > 0 ? 16384 / page * page : 0;
+  CHECK(whole > 0 && cnnc_rt_params_paged_out(ctx) == whole);
+  /* The cached step does not run again, nor is anything paged out again. */
+  CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
+  CHECK(paged_output_is(out, shared0));
+  CHECK(cnnc_rt_params_paged_out(ctx) == whole);
+  /* Read back from the library. */
+  static float big[4096];
+  CHECK_STATUS(cnnc_rt_get_param(ctx, "big", big, sizeof big), CNNC_OK);
+  CHECK(memcmp(big, test_paged_blob, sizeof big) == 0);
+  CHECK(big[0] == 1 && big[1000] == 2 && big[2000] == 3 && big[4095] == 0);
+  /* A write copies the parameters into the ctx's block: the cached step
+   * runs again on that copy, which is never paged out. */
+  static float shared1[2048] = {1, -1, 0.5f};
+  CHECK_STATUS(cnnc_rt_set_param(ctx, "shared", shared1, sizeof shared1),
+               CNNC_OK);
+  CHECK_STATUS(cnnc_rt_run(ctx, &ti, 1, &to, 1), CNNC_OK);
+  CHECK(paged_output_is(out, shared1));
+  CHECK(cnnc_rt_params_paged_out(ctx) == whole);
+  CHECK_STATUS(cnnc_rt_get_param(ctx, "big", big, sizeof big), CNNC_OK);
+  CHECK(big[0] == 1 && big[1000] == 2 && big[2000] == 3);
+  cnnc_rt_destroy(ctx);
+  CHECK(cnnc_rt_params_paged_out(NULL) == -1);
+}
+
 int main(int argc, char **argv) {
   const char *base = getenv("TMPDIR");
   snprintf(tmpdir, sizeof tmpdir, "%s/cnnc_rt_test.XXXXXX",
@@ -1012,6 +1079,7 @@ int main(int argc, char **argv) {
   }
   test_malformed_model();
   test_cached_steps();
+  test_paged_params();
   remove(tmp_path("ckpt.bin"));
   remove(tmp_path("flipped.bin"));
   remove(tmp_path("other.bin"));

@@ -263,4 +263,64 @@ static const cnnc_rt_tensor BAD_TENSORS[] = {
 const cnnc_rt_model test_bad_model = {
     CNNC_ABI_VERSION, "bad", "host", 1, BAD_TENSORS, 0, NULL, 0, 0, 0,
     NULL, NULL, NULL, 128, 0, NULL, 0, NULL, NULL, 1, NO_STEPS, "", ""};
+
+/* An inference model whose big parameter only a cached step reads: take
+ * v[j] = shared[j], pack (cached) u[j] = big[1000 j] + shared[j], then
+ * add: out = data + u + v. big (4096 floats, 16 KiB from a page boundary
+ * of the blob) is cold after pack; shared (2048 floats: 8 KiB) is not, for
+ * take (before pack) reads it every run. */
+static const float PAGED_BLOB[4096 + 2048] __attribute__((aligned(65536))) = {
+    [0] = 1, [1000] = 2, [2000] = 3, [4096] = 10, [4097] = 20, [4098] = 30};
+
+static int k_pack(void **args) {
+  halide_buffer_t *big = args[1], *shared = args[2], *u = args[3];
+  for (int j = 0; j < 3; ++j)
+    ((float *)u->host)[j] = ((const float *)big->host)[1000 * j] +
+                            ((const float *)shared->host)[j];
+  return 0;
+}
+
+static int k_take(void **args) {
+  halide_buffer_t *shared = args[1], *v = args[2];
+  memcpy(v->host, shared->host, 3 * sizeof(float));
+  return 0;
+}
+
+static int k_add_u_v(void **args) {
+  halide_buffer_t *x = args[1], *u = args[2], *v = args[3], *y = args[4];
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      ((float *)y->host)[i * 3 + j] = ((const float *)x->host)[i * 3 + j] +
+                                      ((const float *)u->host)[j] +
+                                      ((const float *)v->host)[j];
+  return 0;
+}
+
+enum { P_DATA, P_BIG, P_SHARED, P_U, P_V, P_OUT, P_NUM_T };
+static const cnnc_rt_tensor PAGED_TENSORS[P_NUM_T] = {
+    {"data", CNNC_F32, 2, {2, 3}, CNNC_RT_INPUT, 0, 0, 24},
+    {"big", CNNC_F32, 1, {4096}, CNNC_RT_PARAM, 0, 0, 16384},
+    {"shared", CNNC_F32, 1, {2048}, CNNC_RT_PARAM, 1, 16384, 8192},
+    {"u", CNNC_F32, 1, {3}, CNNC_RT_TEMP, -1, 0, 12},
+    {"v", CNNC_F32, 1, {3}, CNNC_RT_TEMP, -1, 64, 12},
+    {"out", CNNC_F32, 2, {2, 3}, CNNC_RT_OUTPUT, 0, 0, 24},
+};
+static const int32_t ARGS_TAKE[] = {P_SHARED, P_V};
+static const int32_t ARGS_PACK[] = {P_BIG, P_SHARED, P_U};
+static const int32_t ARGS_ADD_UV[] = {P_DATA, P_U, P_V, P_OUT};
+static const cnnc_rt_step PAGED_STEPS[] = {
+    {"take", k_take, 2, ARGS_TAKE, 0, 0},
+    {"pack", k_pack, 3, ARGS_PACK, 3, 1},
+    {"add", k_add_u_v, 4, ARGS_ADD_UV, 12, 0},
+};
+static const int32_t PAGED_INPUTS[] = {P_DATA}, PAGED_OUTPUTS[] = {P_OUT},
+                     PAGED_PARAMS[] = {P_BIG, P_SHARED};
+static const cnnc_rt_function PAGED_FUNCTIONS[] = {
+    {"infer", 1, 1, PAGED_INPUTS, PAGED_OUTPUTS, 0, 3}};
+const float *const test_paged_blob = PAGED_BLOB;
+const cnnc_rt_model test_paged_model = {
+    CNNC_ABI_VERSION, "paged", "host", P_NUM_T, PAGED_TENSORS, 3,
+    PAGED_STEPS, 1, 1, 2, PAGED_INPUTS, PAGED_OUTPUTS, PAGED_PARAMS, 128,
+    16384 + 8192, (const uint8_t *)PAGED_BLOB, sizeof PAGED_BLOB, NULL,
+    TRAINABLE, 1, PAGED_FUNCTIONS, "", ""};
 #endif

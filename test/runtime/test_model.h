@@ -19,5 +19,11 @@ extern const cnnc_rt_model test_bad_model;      /* a temp beyond the arena */
 /* u = 2 w in a cached step, out = data + u; "write" copies into w. */
 extern const cnnc_rt_model test_cached_model;
 extern int test_cached_calls; /* runs of its cached step */
+/* Inference: v = shared[0..2], u = big[1000 j] + shared[j] in a cached
+ * step, out = data + u + v; its blob, from a 64 KiB boundary: big = 4096 floats (1, 2,
+ * 3 at 0, 1000, 2000, else 0), then shared = 2048 floats ({10, 20, 30},
+ * then 0). */
+extern const cnnc_rt_model test_paged_model;
+extern const float *const test_paged_blob;
 
 #endif
