@@ -184,8 +184,9 @@ int chooseConvBand(int64_t filters, int64_t height, int64_t width,
 
 /// The register tile of conv_grad_weight's CPU lowering for dw of
 /// \p filters x \p channels x ... x \p taps (the innermost kernel axis):
-/// (filters, channels) per tile, mb * cb * taps vector accumulators plus mb
-/// dy vectors and one x vector in the registers; scored like
+/// (filters, channels) per tile, mb * cb * taps vector accumulators plus
+/// the mb dy vectors and cb * taps x vectors of a step in the registers
+/// (one of them may be an FMA's memory operand); scored like
 /// chooseConvTile (a step issues mb * cb * taps FMAs and mb + cb * taps
 /// loads).
 std::pair<int, int> chooseConvGradWeightTile(int64_t filters, int64_t channels,

@@ -1148,18 +1148,20 @@ TEST(LoweringOps, ConvNchwcErrors) {
 /// conv_grad_weight's register tiles summing the batch in chunks of
 /// images (schedule chunk=K, which the schedule pass sets where x and dy
 /// exceed half of L2) against naive loops: 6 images in chunks of 2 and 3
-/// and unchunked, 5 filters and 3 channels (not whole 2x2 tiles), a
+/// and unchunked, 5 filters and 3 channels (not whole 2x2 or 3x1 tiles), a
 /// stride and asymmetric pads, f64 and f32.
 TEST(LoweringOps, ConvGradWeightInBatchChunks) {
   Dims xd{6, 3, 9, 10}, wd{5, 3, 3, 3}, strides{2, 1}, pads{1, 0, 0, 1};
   for (DType t : {DType::F64, DType::F32})
+    for (const char *tile : {"2x2", "3x1"})
     for (int chunk : {0, 2, 3}) {
-      SCOPED_TRACE(std::string(dtypeName(t)) + " chunk " + std::to_string(chunk));
+      SCOPED_TRACE(std::string(dtypeName(t)) + " tile " + tile + " chunk " +
+                   std::to_string(chunk));
       Tensor x = randomTensor(ty(t, xd), 41);
       Dims yd{6, 5, (9 + 1 - 3) / 2 + 1, (10 + 1 - 3) / 1 + 1};
       Tensor dy = randomTensor(ty(t, yd), 42);
       std::string sched = std::string(t == DType::F64 ? "vector=4" : "vector=8") +
-                          " tile=2x2" +
+                          " tile=" + tile +
                           (chunk ? " chunk=" + std::to_string(chunk) : "") +
                           " parallel=filters";
       Tensor dw = runOp("conv_grad_weight", {x, dy},
