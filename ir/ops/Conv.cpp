@@ -298,13 +298,20 @@ static Halide::Func zeroPaddedCopy(LowerCtx &c, const std::string &name,
 /// `likely` clamps let loop partitioning drop the select and the clamps
 /// inside x (a dense vector per load and store); the border columns
 /// alone take the select.
+///
+/// With \p stride > 1 the columns are deinterleaved by it: \p vars ends in
+/// (phase, j), the element of column j * stride + phase, so that a strided
+/// conv's taps read dense vectors instead of two and a shuffle each.
 static Halide::Func zeroExtendedCopy(LowerCtx &c, const std::string &name,
-                                     const std::vector<Halide::Var> &vars) {
+                                     const std::vector<Halide::Var> &vars,
+                                     int64_t stride = 1) {
   const TensorType &x = c.inType(0);
   Halide::Expr inside = Halide::Internal::const_true();
   Index src{vars[0], vars[1]};
   for (int64_t d = 2; d < x.rank(); ++d) {
-    const Halide::Var &p = vars[size_t(d)];
+    Halide::Expr p = vars[size_t(d)];
+    if (d + 1 == x.rank() && stride > 1)
+      p = vars[size_t(d + 1)] * int(stride) + vars[size_t(d)];
     inside = inside && p >= 0 && p < int(x.dim(d));
     src.push_back(Halide::clamp(Halide::likely(p), 0, int(x.dim(d)) - 1));
   }
@@ -639,12 +646,12 @@ static Status lowerConv(LowerCtx &c) {
   Halide::Func xcopy;
   Halide::Var xcopyChannel;
   int64_t stride = geo->strides[spatial - 1];
-  // A grouped conv (its x copied per tile of filters, below) reads x at
-  // the stride directly: Halide loads a stride-2 vector as dense vectors
-  // and a shuffle. (Reading the copy's columns deinterleaved, as below,
-  // made MobileNetV2's stride-2 depthwise convs slower, 0.90 -> 1.01 ms:
-  // the deinterleaving pass cost more than the shuffles; most of their
-  // time is the zero-padded copy itself.)
+  // A grouped conv's copy of x is made per tile of filters and row band
+  // (below), deinterleaved there when the conv is strided; without a copy
+  // (no padding) it reads x at the stride directly: Halide loads a
+  // stride-2 vector as dense vectors and a shuffle. (A deinterleaving pass
+  // of its own, at root, made MobileNetV2's stride-2 depthwise convs
+  // slower, 0.90 -> 1.01 ms; inside the row bands' copy, faster.)
   if (c.cpuSchedule() && stride > 1 && group == 1) {
     // A strided conv on a CPU reads x deinterleaved: xs(..., phase, j) =
     // x(..., j * stride + phase), zero outside x, so that the tap at
@@ -674,7 +681,23 @@ static Status lowerConv(LowerCtx &c) {
     for (int64_t i = 0; i < x.rank(); ++i)
       xv_.emplace_back(name + "_x" + std::to_string(i));
     Halide::Func xp;
-    if (c.cpuSchedule() && group > 1 && spatial >= 2) {
+    if (c.cpuSchedule() && group > 1 && spatial >= 2 && stride > 1) {
+      // Copied per tile of filters, row band by row band (below), its
+      // columns deinterleaved: the tap at column o * stride + k (k = kx *
+      // dilation - pad_begin) is the dense vector (k mod stride,
+      // o + floor(k / stride)).
+      xv_.back() = Halide::Var(name + "_xphase");
+      xv_.emplace_back(name + "_xj");
+      xp = zeroExtendedCopy(c, name + "_x_padded", xv_, stride);
+      xcopy = xp;
+      xcopyChannel = xv_[1];
+      Index xsi(xi.begin(), xi.end() - 1);
+      Halide::Expr k = r[int(spatial)] * int(geo->dilations[spatial - 1]) -
+                       int(geo->padBegin[spatial - 1]);
+      xsi.push_back(k % int(stride));
+      xsi.push_back(at.back() + k / int(stride));
+      xi = xsi;
+    } else if (c.cpuSchedule() && group > 1 && spatial >= 2) {
       // Copied per tile of filters, row band by row band (below).
       xp = zeroExtendedCopy(c, name + "_x_padded", xv_);
       xcopy = xp;
@@ -802,6 +825,8 @@ static Status lowerConv(LowerCtx &c) {
           .compute_at(acc, ro)
           .align_bounds(columns, lanes)
           .vectorize(columns, lanes);
+      if (xcopy.dimensions() > x.rank()) // deinterleaved: (phase, j)
+        xcopy.bound(xcopy.args()[1], 0, int(stride)).unroll(xcopy.args()[1]);
     } else if (grouped && xcopy.defined()) {
       xcopy.compute_at(acc, fo);
     }
