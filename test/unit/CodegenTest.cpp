@@ -97,6 +97,89 @@ TEST(Codegen, SharedLibraryRunsAndMatchesJit) {
   fs::remove_all(dir);
 }
 
+/// An inference library reads its embedded weights in place: a conv whose
+/// weights pack-weights transforms (Winograd, a cached step; 147 KB of
+/// weights, whose pages the runtime hands back after that step) gives the
+/// JIT's output on every run, get_param still reads the weights the library
+/// holds, and set_param's new weights take effect (the parameters copied,
+/// the cached step run again on the copy).
+TEST(Codegen, InferenceReadsWeightsInPlace) {
+  auto makeGraph = []() {
+    auto g = std::make_unique<Graph>("inplace");
+    Value *x = g->addInput("x", TensorType(DType::F32, {1, 64, 8, 8}));
+    std::vector<double> wv(64 * 64 * 9);
+    for (size_t i = 0; i < wv.size(); ++i)
+      wv[i] = 0.01 * double(int(i % 13) - 6);
+    TensorType wt(DType::F32, {64, 64, 3, 3});
+    Value *w = g->addParam("w", wt, ParamInit::dense(Tensor::fromDoubles(wt, wv)));
+    Node *conv = g->addNode("conv", {x, w},
+                            {{"pads", Attribute(std::vector<int64_t>{1, 1, 1, 1})}},
+                            {"conv"});
+    g->addOutput(conv->result());
+    return g;
+  };
+  auto g = makeGraph();
+  fs::path dir = tempDir();
+  CompileOptions o;
+  o.output = (dir / "inplace.so").string();
+  o.name = "inplace";
+  Status s = compileModel(*g, o);
+  ASSERT_TRUE(s.ok()) << s.message();
+  auto m = LoadedModel::load(o.output);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  const cnnc_model_api &api = m->api();
+  bool cached = false; // the Winograd transform of w, a step of its own
+  for (size_t i = 0; i < api.num_steps; ++i)
+    cached |= std::string(api.step_name(i)) == "w.winograd";
+  EXPECT_TRUE(cached) << "no step w.winograd: the test needs one";
+
+  // The JIT's conv of x with weights wt.
+  auto ref = makeGraph();
+  Node *conv = ref->nodes()[0];
+  conv->result()->setType((*computeNodeShape(*conv))[0]);
+  std::vector<float> x(64 * 8 * 8);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = float(int(i % 11) - 5) * 0.1f;
+  Tensor tx = Tensor::fromDoubles(TensorType(DType::F32, {1, 64, 8, 8}),
+                                  std::vector<double>(x.begin(), x.end()));
+  auto expect = [&](const std::vector<float> &y, const Tensor &tw) {
+    auto r = evaluateNodeJit(*conv, {tx, tw});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_NEAR(y[i], (*r)[0].getDouble(int64_t(i)), 1e-4) << i;
+  };
+  Tensor w0 = *ref->params()[0]->init().data;
+
+  cnnc_ctx *ctx = nullptr;
+  ASSERT_EQ(api.create(&ctx), CNNC_OK) << api.last_error(nullptr);
+  std::vector<float> y(64 * 8 * 8);
+  cnnc_tensor in{x.data(), CNNC_F32, 4, {1, 64, 8, 8}};
+  cnnc_tensor out{y.data(), CNNC_F32, 4, {1, 64, 8, 8}};
+  for (int run = 0; run < 2; ++run) {
+    std::fill(y.begin(), y.end(), -1.0f);
+    ASSERT_EQ(api.run(ctx, &in, 1, &out, 1), CNNC_OK) << api.last_error(ctx);
+    expect(y, w0);
+  }
+  std::vector<float> w(64 * 64 * 9);
+  ASSERT_EQ(api.get_param(ctx, "w", w.data(), w.size() * 4), CNNC_OK);
+  for (size_t i = 0; i < w.size(); ++i)
+    ASSERT_EQ(w[i], float(w0.getDouble(int64_t(i)))) << i;
+
+  for (float &v : w)
+    v = -0.5f * v + 0.01f;
+  ASSERT_EQ(api.set_param(ctx, "w", w.data(), w.size() * 4), CNNC_OK);
+  ASSERT_EQ(api.run(ctx, &in, 1, &out, 1), CNNC_OK) << api.last_error(ctx);
+  expect(y, Tensor::fromDoubles(w0.type(), std::vector<double>(w.begin(), w.end())));
+  api.destroy(ctx);
+
+  // A new ctx starts from the library's weights again.
+  ASSERT_EQ(api.create(&ctx), CNNC_OK);
+  ASSERT_EQ(api.run(ctx, &in, 1, &out, 1), CNNC_OK) << api.last_error(ctx);
+  expect(y, w0);
+  api.destroy(ctx);
+  fs::remove_all(dir);
+}
+
 /// Bad options are refused before anything is written.
 TEST(Codegen, RejectsBadOptions) {
   auto g = smallNet();
