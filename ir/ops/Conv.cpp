@@ -652,6 +652,17 @@ static Status lowerConv(LowerCtx &c) {
   // stride-2 vector as dense vectors and a shuffle. (A deinterleaving pass
   // of its own, at root, made MobileNetV2's stride-2 depthwise convs
   // slower, 0.90 -> 1.01 ms; inside the row bands' copy, faster.)
+  // x's index xi in a copy of x deinterleaved by the column stride: the
+  // tap at column o * stride + k (k = kx * dilation - pad_begin) is the
+  // dense vector (..., k mod stride, o + floor(k / stride)).
+  auto deinterleaved = [&]() {
+    Index xsi(xi.begin(), xi.end() - 1);
+    Halide::Expr k = r[int(spatial)] * int(geo->dilations[spatial - 1]) -
+                     int(geo->padBegin[spatial - 1]);
+    xsi.push_back(k % int(stride));
+    xsi.push_back(at.back() + k / int(stride));
+    return xsi;
+  };
   if (c.cpuSchedule() && stride > 1 && group == 1) {
     // A strided conv on a CPU reads x deinterleaved: xs(..., phase, j) =
     // x(..., j * stride + phase), zero outside x, so that the tap at
@@ -670,12 +681,7 @@ static Status lowerConv(LowerCtx &c) {
     xs.compute_root().vectorize(j, lanes);
     xcopy = xs;
     xcopyChannel = xv_[1];
-    Index xsi(xi.begin(), xi.end() - 1);
-    Halide::Expr k = r[int(spatial)] * int(geo->dilations[spatial - 1]) -
-                     int(geo->padBegin[spatial - 1]);
-    xsi.push_back(k % int(stride));
-    xsi.push_back(at.back() + k / int(stride));
-    xv = callAt(xs, xsi);
+    xv = callAt(xs, deinterleaved());
   } else if (guard) {
     std::vector<Halide::Var> xv_;
     for (int64_t i = 0; i < x.rank(); ++i)
@@ -683,20 +689,13 @@ static Status lowerConv(LowerCtx &c) {
     Halide::Func xp;
     if (c.cpuSchedule() && group > 1 && spatial >= 2 && stride > 1) {
       // Copied per tile of filters, row band by row band (below), its
-      // columns deinterleaved: the tap at column o * stride + k (k = kx *
-      // dilation - pad_begin) is the dense vector (k mod stride,
-      // o + floor(k / stride)).
+      // columns deinterleaved.
       xv_.back() = Halide::Var(name + "_xphase");
       xv_.emplace_back(name + "_xj");
       xp = zeroExtendedCopy(c, name + "_x_padded", xv_, stride);
       xcopy = xp;
       xcopyChannel = xv_[1];
-      Index xsi(xi.begin(), xi.end() - 1);
-      Halide::Expr k = r[int(spatial)] * int(geo->dilations[spatial - 1]) -
-                       int(geo->padBegin[spatial - 1]);
-      xsi.push_back(k % int(stride));
-      xsi.push_back(at.back() + k / int(stride));
-      xi = xsi;
+      xi = deinterleaved();
     } else if (c.cpuSchedule() && group > 1 && spatial >= 2) {
       // Copied per tile of filters, row band by row band (below).
       xp = zeroExtendedCopy(c, name + "_x_padded", xv_);
