@@ -12,6 +12,9 @@ namespace cnnc {
 #if defined(CNNC_PEAK_AVX2)
 float fmaKernelAvx2(long iters, float seed); // PeakFmaKernel.cpp
 #endif
+#if defined(CNNC_PEAK_AVX512)
+float fmaKernelAvx512(long iters, float seed); // PeakFmaKernel512.cpp
+#endif
 
 typedef float V4 __attribute__((vector_size(16)));
 
@@ -40,10 +43,24 @@ static bool haveAvx2Fma() {
 #endif
 }
 
+static bool haveAvx512() {
+#if defined(CNNC_PEAK_AVX512)
+  return __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
+}
+
 /// One call of the kernel: its FLOPs per iteration and the loop itself.
-static double flopsPerIter() { return haveAvx2Fma() ? 192.0 : 64.0; }
+static double flopsPerIter() {
+  return haveAvx512() ? 512.0 : haveAvx2Fma() ? 192.0 : 64.0;
+}
 
 static float runKernel(long iters, float seed) {
+#if defined(CNNC_PEAK_AVX512)
+  if (haveAvx512())
+    return fmaKernelAvx512(iters, seed);
+#endif
 #if defined(CNNC_PEAK_AVX2)
   if (haveAvx2Fma())
     return fmaKernelAvx2(iters, seed);
@@ -52,6 +69,8 @@ static float runKernel(long iters, float seed) {
 }
 
 std::string fmaPeakMethod() {
+  if (haveAvx512())
+    return "AVX-512 FMA, 16 independent 16-lane accumulators";
   return haveAvx2Fma() ? "AVX2 FMA, 12 independent 8-lane accumulators"
                        : "portable 4-lane multiply-add, 8 accumulators "
                          "(no AVX2/FMA in this build or CPU)";
