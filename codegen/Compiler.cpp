@@ -206,9 +206,29 @@ static Status halideRuntimeObject(const Halide::Target &target,
   return Status::success();
 }
 
+/// A cache size of this machine from sysconf (\p name: _SC_LEVEL1_DCACHE_SIZE,
+/// ...), or 0 where the C library does not say.
+static int64_t hostCacheBytes(int name) {
+  long v = sysconf(name);
+  return v > 0 ? int64_t(v) : 0;
+}
+
 std::string machineOptions(const Halide::Target &t,
                            const std::string &convLayout) {
   int bits = t.natural_vector_size(Halide::Float(32)) * 32;
+  // Cache sizes: this machine's for code that runs here (the host's
+  // architecture), the schedule pass's defaults for a cross target.
+  std::string caches;
+  Halide::Target host = Halide::get_host_target();
+  if (t.arch == host.arch && t.bits == host.bits && t.os == host.os) {
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
+    int64_t l1 = hostCacheBytes(_SC_LEVEL1_DCACHE_SIZE),
+            l2 = hostCacheBytes(_SC_LEVEL2_CACHE_SIZE);
+    if (l1 >= 4096 && l2 >= l1 && l2 <= (int64_t(1) << 30))
+      caches = ",l1-bytes=" + std::to_string(l1) +
+               ",l2-bytes=" + std::to_string(l2);
+#endif
+  }
   int registers = t.arch == Halide::Target::X86 &&
                           !t.has_feature(Halide::Target::AVX512)
                       ? 16
@@ -216,7 +236,7 @@ std::string machineOptions(const Halide::Target &t,
   int cores = std::max(1u, std::thread::hardware_concurrency());
   return "vector-bits=" + std::to_string(bits) +
          ",registers=" + std::to_string(registers) +
-         ",cores=" + std::to_string(cores) +
+         ",cores=" + std::to_string(cores) + caches +
          (convLayout == "auto" ? "" : ",conv-layout=" + convLayout);
 }
 

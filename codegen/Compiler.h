@@ -87,8 +87,10 @@ Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
 std::string preparePipeline(bool inferenceOnly, bool fuse,
                             const std::string &machine);
 /// The schedule pass's machine options for \p t: its f32 vector width in
-/// bits, its vector registers (x86 without AVX-512: 16, else 32) and the
-/// cores of this machine; and \p convLayout unless it is "auto".
+/// bits, its vector registers (x86 without AVX-512: 16, else 32), the
+/// cores of this machine, its L1 and L2 data cache per core when \p t runs
+/// here (sysconf; a cross target gets the pass's defaults); and
+/// \p convLayout unless it is "auto".
 std::string machineOptions(const Halide::Target &t,
                            const std::string &convLayout = "auto");
 

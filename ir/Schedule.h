@@ -47,7 +47,9 @@ struct MachineModel {
   double coreFlops = 50e9;
   /// Element-wise bytes per second of one core (stores and loads).
   double coreBytesPerSecond = 8e9;
-  /// Data cache per core, in bytes (L1 and L2; x86 here: 32 KiB, 512 KiB).
+  /// Data cache per core, in bytes (L1 and L2). These defaults (an AVX2
+  /// EPYC's) hold for cross targets; for the host, cnnc passes this
+  /// machine's own (codegen/Compiler.cpp, machineOptions).
   int64_t l1Bytes = 32 * 1024, l2Bytes = 512 * 1024;
   /// Conv layouts the pass may choose: "auto" (by the cost model of
   /// chooseConvLayout), or "nchw" / "nchwc" / "winograd" for every conv

@@ -30,6 +30,8 @@ Status runSchedule(Graph &g, DiagEngine &, const PassOptions &opts) {
   CNNC_ASSIGN_OR_RETURN(int64_t regs,
                         opts.getInt("registers", m.vectorRegisters));
   CNNC_ASSIGN_OR_RETURN(int64_t cores, opts.getInt("cores", m.cores));
+  CNNC_ASSIGN_OR_RETURN(int64_t l1, opts.getInt("l1-bytes", m.l1Bytes));
+  CNNC_ASSIGN_OR_RETURN(int64_t l2, opts.getInt("l2-bytes", m.l2Bytes));
   std::string layout = opts.getString("conv-layout", m.convLayout);
   if (!isConvLayoutChoice(layout))
     return Status::error(std::string("schedule: conv-layout must be ") +
@@ -44,6 +46,18 @@ Status runSchedule(Graph &g, DiagEngine &, const PassOptions &opts) {
   if (cores < 1 || cores > 4096)
     return Status::error("schedule: cores must be from 1 to 4096, got " +
                          std::to_string(cores));
+  for (auto [name, bytes] : {std::pair<const char *, int64_t>{"l1-bytes", l1},
+                              {"l2-bytes", l2}})
+    if (bytes < 4096 || bytes > (int64_t(1) << 30))
+      return Status::error(std::string("schedule: ") + name +
+                           " must be from 4096 to 2^30, got " +
+                           std::to_string(bytes));
+  if (l2 < l1)
+    return Status::error("schedule: l2-bytes (" + std::to_string(l2) +
+                         ") must not be below l1-bytes (" +
+                         std::to_string(l1) + ")");
+  m.l1Bytes = l1;
+  m.l2Bytes = l2;
   m.vectorBits = int(bits);
   m.vectorRegisters = int(regs);
   m.cores = int(cores);
