@@ -18,6 +18,7 @@
 #include "codegen/Link.h"
 #include "codegen/ModelPlan.h"
 #include "ir/OpDef.h"
+#include "ir/Schedule.h"
 #include "ir/TextIR.h"
 #include "ir/Verifier.h"
 #include "passes/PassManager.h"
@@ -248,8 +249,11 @@ std::string preparePipeline(bool inferenceOnly, bool fuse,
   p += ",dce";
   if (fuse)
     p += ",fuse";
-  if (!machine.empty())
+  if (!machine.empty()) {
     p += ",schedule{" + machine + "},pack-weights";
+    if (inferenceOnly)
+      p += ",block-layout";
+  }
   return p;
 }
 
@@ -306,8 +310,8 @@ Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
 
 /// What makes two steps compile to the same kernel: for each node, the op,
 /// the attributes (the fusion group's number aside) and the operand and
-/// result types, and how the group's nodes read each other and the step's
-/// arguments (names do not matter).
+/// result types (as stored: passes/BlockLayout.cpp), and how the group's
+/// nodes read each other and the step's arguments (names do not matter).
 static std::string kernelSignature(const PlanStep &step) {
   std::map<const Value *, std::string> ref;
   for (size_t a = 0; a < size_t(step.numOperands); ++a)
@@ -323,8 +327,9 @@ static std::string kernelSignature(const PlanStep &step) {
     for (size_t i = 0; i < n.numOperands(); ++i) {
       const Value *v = n.operand(i);
       auto it = ref.find(v);
+      // As stored: an operand in blocks of channels is read otherwise.
       s += (step.fused() && it != ref.end() ? it->second + ":" : "") +
-           v->type().str() + ",";
+           storedType(*v).str() + ",";
     }
     s += ")->(";
     for (size_t i = 0; i < n.numResults(); ++i) {

@@ -57,6 +57,9 @@ struct Source {
   Halide::ImageParam param;
   Halide::Func func;
   bool isFunc = false;
+  /// Stored in blocks of this many channels (ir/OpDef.h, kBlockedAttr):
+  /// `param` holds the blocks, `func` the N, C, H, W view of them.
+  int block = 0;
 };
 
 class HalideLowerCtx : public LowerCtx {
@@ -79,6 +82,14 @@ public:
   bool gpu() const override { return gpu_; }
   bool autoScheduled() const override { return auto_; }
   const std::string &name() const override { return prefix_; }
+
+  int inBlock(size_t i) const override { return inputs_.at(i).block; }
+
+  Halide::Expr inBlocked(size_t i, const Index &index) override {
+    assert(inputs_.at(i).block > 0 && "input is not stored in blocks");
+    std::vector<Halide::Expr> rev(index.rbegin(), index.rend());
+    return inputs_[i].param(rev);
+  }
 
   Halide::Expr in(size_t i, const Index &index) override {
     assert(i < inputs_.size() && "input index out of range");
@@ -276,6 +287,48 @@ static void scheduleInRowBands(Halide::Func &f,
     f.parallel(band);
   Halide::Func g = inner;
   g.compute_at(f, band);
+}
+
+/// \p f (IR \p irVars: n, c, h, w; of type \p t) stored in blocks of
+/// \p block channels, [N, C/block, H, W, block] (passes/BlockLayout.cpp):
+/// a Func over the blocks, computed at root; on a CPU the channels of a
+/// block one vector, the blocks in groups of \p tile (a conv_nchwc's
+/// register tile of vectors of filters: its sums are stored in blocks of
+/// tile x block filters, so a group's read is one contiguous run per
+/// position), parallel over the images, else over the groups of blocks.
+static Halide::Func storeInBlocks(const Halide::Func &f,
+                                  const std::vector<Halide::Var> &irVars,
+                                  const TensorType &t, int block, int tile,
+                                  const Halide::Target &target, bool gpu,
+                                  bool parallel) {
+  Halide::Func out(f.name() + "_blocks");
+  Halide::Var n("bn"), cb("bcb"), h("bh"), w("bw"), l("bl");
+  out(l, w, h, cb, n) = LowerCtx::call(f, {n, cb * block + l, h, w});
+  out.compute_root();
+  (void)irVars;
+  if (gpu)
+    return out;
+  out.bound(l, 0, block);
+  Halide::Var cbo("bcbo"), cbi("bcbi");
+  const int64_t blocks = t.dim(1) / block;
+  if (tile > 1 && blocks > 1) {
+    tile = int(std::min<int64_t>(tile, blocks));
+    out.split(cb, cbo, cbi, tile, Halide::TailStrategy::GuardWithIf)
+        .reorder(l, cbi, w, h, cbo, n)
+        .unroll(cbi);
+  } else {
+    out.reorder(l, w, h, cb, n);
+    cbo = cb;
+  }
+  if (naturalLanes(t, target) <= block && block % naturalLanes(t, target) == 0)
+    out.vectorize(l, naturalLanes(t, target));
+  else
+    out.vectorize(l);
+  if (parallel && t.dim(0) > 1)
+    out.parallel(n);
+  else if (parallel && (blocks + tile - 1) / tile > 1)
+    out.parallel(cbo);
+  return out;
 }
 
 /// Threads per GPU block of the default GPU schedule.
@@ -508,14 +561,27 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
   bool autoSched = !autoScheduler.empty();
   bool single = nodes.size() == 1;
   std::vector<Halide::ImageParam> params;
+  std::vector<Source> inputSources;
   std::map<const Value *, Source> sources;
   for (size_t k = 0; k < inputs.size(); ++k) {
     const TensorType &t = inputs[k]->type();
-    Halide::ImageParam p(LowerCtx::halideType(t.dtype()), int(t.rank()),
+    // Stored in blocks (passes/BlockLayout.cpp): the parameter is the
+    // blocks, the lowerings read the N, C, H, W view of them (inlined).
+    int block = storedBlock(*inputs[k]);
+    const TensorType stored = storedType(*inputs[k]);
+    Halide::ImageParam p(LowerCtx::halideType(t.dtype()), int(stored.rank()),
                          prefix + "_in" + std::to_string(k));
-    constrainDense(p, t);
+    constrainDense(p, stored);
     params.push_back(p);
-    sources.emplace(inputs[k], Source{p, Halide::Func(), false});
+    Source src{p, Halide::Func(), false, block};
+    if (block) {
+      Halide::Var n("bn"), c("bc"), h("bh"), w("bw");
+      src.func = Halide::Func(prefix + "_in" + std::to_string(k) + "_view");
+      src.func(w, h, c, n) = p(c % block, w, h, c / block, n);
+      src.isFunc = true;
+    }
+    inputSources.push_back(src);
+    sources.emplace(inputs[k], src);
   }
   std::vector<std::unique_ptr<HalideLowerCtx>> ctxs;
   std::map<const Value *, std::pair<size_t, size_t>> producedBy;
@@ -532,7 +598,7 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
     std::vector<Source> srcs;
     for (size_t i = 0; i < node.numOperands(); ++i) {
       if (single) {
-        srcs.push_back(Source{params.at(i), Halide::Func(), false});
+        srcs.push_back(inputSources.at(i));
         continue;
       }
       auto it = sources.find(node.operand(i));
@@ -599,6 +665,26 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
     Halide::Func out = ctxs[j]->outputs()[i];
     const TensorType &t = v->type();
     const std::vector<Halide::Var> &vars = ctxs[j]->vars()[i];
+    if (int block = storedBlock(*v)) {
+      // Stored in blocks (passes/BlockLayout.cpp).
+      if (out.has_update_definition()) {
+        if (gpu)
+          out.compute_root();
+        else
+          scheduleDefault(out, vars, t, target, /*inPlace=*/false, parallel);
+      }
+      int tile = 1;
+      if (!gpu && nodes.front()->op() == "conv_nchwc") {
+        CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(*nodes.front()));
+        if (sched.vector == block)
+          tile = std::max(1, sched.tileFilters);
+      }
+      out = storeInBlocks(out, vars, t, block, tile, target, gpu, parallel);
+      Halide::OutputImageParam o = out.output_buffer();
+      constrainDense(o, storedType(*v));
+      outs.push_back(out);
+      continue;
+    }
     if (gpu) {
       out.compute_root();
     } else if (out.has_update_definition() && updateLanes(t, target)) {

@@ -3,6 +3,7 @@
 
 #include "ir/OpDef.h"
 #include "ir/ParamInit.h"
+#include "ir/Schedule.h"
 
 #include <algorithm>
 #include <cassert>
@@ -238,7 +239,7 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
   auto newTensor = [&](const Value *v, Storage s) {
     PlanTensor t;
     t.name = v->name();
-    t.type = v->type();
+    t.type = storedType(*v); // in blocks of channels: the same bytes
     t.storage = s;
     t.bytes = v->type().numBytes();
     t.trainable = v->isParam() && v->trainable();

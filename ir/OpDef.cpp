@@ -56,7 +56,7 @@ OpDef &OpDef::onnx(std::string opType, int sinceOpset) {
 
 const std::vector<AttrSpec> &annotationAttrs() {
   static const std::vector<AttrSpec> specs = [] {
-    std::vector<AttrSpec> v(2);
+    std::vector<AttrSpec> v(3);
     v[0].name = kFusionGroupAttr;
     v[0].kind = AttrKind::Int;
     v[0].doc = "the fused group (one kernel) this node belongs to; set by "
@@ -65,6 +65,10 @@ const std::vector<AttrSpec> &annotationAttrs() {
     v[1].kind = AttrKind::String;
     v[1].doc = "the schedule of the node's kernel (its group's anchor); set "
                "by the schedule pass";
+    v[2].name = kBlockedAttr;
+    v[2].kind = AttrKind::Int;
+    v[2].doc = "the node's result is stored in blocks of this many channels "
+               "([N, C/L, H, W, L]); set by the block-layout pass";
     return v;
   }();
   return specs;

@@ -46,13 +46,17 @@ struct OperandSpec {
 
 /// Annotations the compiler's own passes put on nodes of any op, next to
 /// the op's attributes: `fusion_group` (int, the fuse pass: nodes with the
-/// same value run as one kernel) and `schedule` (string, the schedule
-/// pass: the loop schedule of a group's kernel, on its anchor). They are
+/// same value run as one kernel), `schedule` (string, the schedule
+/// pass: the loop schedule of a group's kernel, on its anchor) and
+/// `blocked` (int, the block-layout pass: how the result is stored). They are
 /// printed and parsed like attributes and accepted by the verifier on
 /// every op (OpDef::findAttr finds them), but they are not part of what a
 /// node computes: the ONNX exporter leaves them out.
 inline constexpr const char *kFusionGroupAttr = "fusion_group";
 inline constexpr const char *kScheduleAttr = "schedule";
+/// `blocked = L` (int, the block-layout pass): the node's result is stored
+/// in blocks of L channels, [N, C/L, H, W, L], not [N, C, H, W].
+inline constexpr const char *kBlockedAttr = "blocked";
 struct AttrSpec;
 const std::vector<AttrSpec> &annotationAttrs();
 bool isAnnotationAttr(const std::string &name);

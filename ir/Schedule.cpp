@@ -382,4 +382,18 @@ Expected<KernelSchedule> scheduleOf(const Node &anchor) {
   return chooseSchedule(anchor, MachineModel());
 }
 
+int storedBlock(const Value &v) {
+  const Node *n = v.definingNode();
+  return n && n->hasAttr(kBlockedAttr) ? int(n->attrInt(kBlockedAttr)) : 0;
+}
+
+TensorType storedType(const Value &v) {
+  const TensorType &t = v.type();
+  int block = storedBlock(v);
+  if (!block)
+    return t;
+  return TensorType(t.dtype(), {t.dim(0), t.dim(1) / block, t.dim(2),
+                                t.dim(3), int64_t(block)});
+}
+
 } // namespace cnnc

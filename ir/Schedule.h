@@ -119,6 +119,14 @@ KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &machine);
 /// parse), else chooseSchedule for the default MachineModel.
 Expected<KernelSchedule> scheduleOf(const Node &anchor);
 
+/// The channels per block in which \p v is stored: the `blocked`
+/// annotation of the node computing it (passes/BlockLayout.cpp), 0 where
+/// it is stored as its type says.
+int storedBlock(const Value &v);
+/// The shape in which \p v is stored: its type, or [N, C/L, H, W, L] for
+/// blocks of L channels (the same bytes).
+TensorType storedType(const Value &v);
+
 /// The register tile of a CPU conv with \p filters filters and output
 /// \p height rows, for \p registers vector registers: (filters, rows).
 /// mb * rb accumulators, the mb broadcast weights of one reduction step and

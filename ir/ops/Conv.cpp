@@ -160,14 +160,26 @@ static void lowerConvNchwc(LowerCtx &c, const KernelSchedule &sched,
     }
     src.push_back(q);
   }
+  // x stored in blocks of cblock channels already (passes/BlockLayout.cpp)
+  // is read as it is: the copy only pads it, and goes where nothing needs
+  // padding (a 1x1 conv, a strided one reading inside x).
+  const bool xInBlocks = c.inBlock(0) == cblock;
+  Halide::Expr xv = c.in(0, src);
+  if (xInBlocks) {
+    Index at{xbv[0], cbv};
+    for (size_t i = 0; i < spatial; ++i)
+      at.push_back(src[2 + i]);
+    at.push_back(civ);
+    xv = c.inBlocked(0, at);
+  }
   Halide::Func xb = c.func(name + "_x_blocked");
-  LowerCtx::set(xb, xbv,
-                inside.defined() ? Halide::select(inside, c.in(0, src), zero)
-                                 : c.in(0, src));
-  std::vector<Halide::VarOrRVar> xorder(xbv.rbegin(), xbv.rend());
-  xb.compute_root().bound(civ, 0, cblock).reorder(xorder).vectorize(civ);
-  if (parallel && cblocks > 1)
-    xb.parallel(cbv);
+  LowerCtx::set(xb, xbv, inside.defined() ? Halide::select(inside, xv, zero) : xv);
+  if (!xInBlocks || inside.defined()) {
+    std::vector<Halide::VarOrRVar> xorder(xbv.rbegin(), xbv.rend());
+    xb.compute_root().bound(civ, 0, cblock).reorder(xorder).vectorize(civ);
+    if (parallel && cblocks > 1)
+      xb.parallel(cbv);
+  }
   // The reduction: rr[0] the channel in its block, rr[1 + i] tap i,
   // rr[1 + spatial] the block.
   std::vector<int64_t> extents{cblock};

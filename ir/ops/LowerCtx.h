@@ -55,6 +55,20 @@ public:
 
   /// Input \p i at \p index (IR order). The index must stay in bounds.
   virtual Halide::Expr in(size_t i, const Index &index) = 0;
+  /// The channels per block where input \p i is stored in blocks (the
+  /// block-layout pass: [N, C/L, H, W, L]), 0 where it is stored as its
+  /// type says. in() reads either at the same N, C, H, W index.
+  virtual int inBlock(size_t i) const {
+    (void)i;
+    return 0;
+  }
+  /// Input \p i, stored in blocks (inBlock(i) > 0), at \p index of its
+  /// blocks: n, channel block, spatial..., channel in the block.
+  virtual Halide::Expr inBlocked(size_t i, const Index &index) {
+    (void)i;
+    (void)index;
+    return Halide::Expr();
+  }
   /// Input \p i at \p index, or \p outside where the index is out of bounds
   /// (zero padding for conv and pad, -inf for max_pool).
   virtual Halide::Expr inOr(size_t i, const Index &index,

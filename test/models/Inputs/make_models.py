@@ -230,8 +230,25 @@ def depthwise():
     return b.model("depthwise", [1, 12, 44, 50], b.node("Concat", [s, p], axis=1))
 
 
+def blocked():
+    """A bottleneck block whose activations between the 1x1 convs stay in
+    blocks of channels (passes/BlockLayout.cpp): 64 -> 96 -> 64 channels
+    at 14x13 (no whole tiles of columns), ReLU6 and ReLU, a residual Add of
+    two blocked values, then a stride-2 1x1 conv (reads the blocks in
+    place) and a stride-2 padded 3x3 conv (pads a copy of them), added and
+    pooled: everything after the block is NCHW again."""
+    b = Builder(9)
+    a = b.relu(b.conv("x", 64, 64, 1))
+    h = b.relu6(b.conv(a, 64, 96, 1))
+    r = b.relu(b.node("Add", [b.conv(h, 96, 64, 1), a]))
+    d = b.conv(r, 64, 64, 1, stride=2)
+    e = b.relu(b.conv(r, 64, 64, 3, stride=2, pad=1))
+    return b.model("blocked", [1, 64, 14, 13],
+                   b.node("GlobalAveragePool", [b.node("Add", [d, e])]))
+
+
 MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten,
-                                  torchnames, oddconv, bands, depthwise]}
+                                  torchnames, oddconv, bands, depthwise, blocked]}
 
 
 if __name__ == "__main__":
