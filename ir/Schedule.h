@@ -113,7 +113,17 @@ Expected<KernelSchedule> parseSchedule(const std::string &text);
 /// natural vector width, parallel over the outermost dimension) on
 /// \p machine, made serial when its estimated time (FLOPs, else bytes
 /// moved) is below machine.parallelMinSeconds.
-KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &machine);
+/// What the schedule pass knows of a kernel's place in the graph.
+struct KernelContext {
+  /// The kernel's result is read only by depthwise convs, as their x
+  /// (depthwiseBlockable): the block-layout pass will store it in blocks
+  /// of channels, so an nchwc conv writes its sums without reading them
+  /// back to NCHW.
+  bool feedsDepthwise = false;
+};
+
+KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &machine,
+                              const KernelContext &ctx = {});
 
 /// The node's schedule annotation if it has one (an error if it does not
 /// parse), else chooseSchedule for the default MachineModel.
@@ -164,12 +174,18 @@ std::pair<int, int> chooseConvTile(int64_t filters, int64_t height,
 /// spatial axes, a 3x3 kernel, stride 1, dilation 1 and one group.
 bool winogradApplies(const Node &conv);
 
+/// Is \p conv a 2-D depthwise conv (group = channels = filters, one
+/// channel per group), which the block-layout pass may keep in blocks of
+/// channels (ir/ops/Conv.cpp computes it vectorized across them then)?
+bool depthwiseBlockable(const Node &conv);
+
 struct ConvLayoutChoice {
   std::string layout;
   int tileFilters = 1, tileRows = 1;
 };
 ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
-                                  const MachineModel &m);
+                                  const MachineModel &m,
+                                  const KernelContext &ctx = {});
 
 /// The channels an nchw conv of one group sums per pass over its output,
 /// when a row of tiles reads \p bytesPerChannel of x per channel (the

@@ -14,18 +14,19 @@
 // bytes, indexed otherwise (codegen/HalideLowering.cpp reads and writes it
 // so; op lowerings still index it as N, C, H, W, and conv_nchwc reads the
 // blocks directly). A value is blocked when
-//  - it is computed by a conv_nchwc of vector width L, or by an
-//    element-wise op (relu, clip, a residual add, ...) whose operands of
-//    its own shape are all blocked by L (a broadcast operand, a bias, is
-//    read as it is);
+//  - it is computed by a conv_nchwc of vector width L, by a depthwise
+//    conv of width L (depthwiseBlockable: ir/ops/Conv.cpp then computes
+//    it across the channels of a block), or by an element-wise op (relu,
+//    clip, a residual add, ...) whose operands of its own shape are all
+//    blocked by L (a broadcast operand, a bias, is read as it is);
 //  - each of its readers is a conv_nchwc of width L reading it as x, or
-//    an element-wise op whose result is blocked by L;
+//    an element-wise op or a depthwise conv whose result is blocked by L;
 //  - it is a 4-D f32 tensor whose channels L divides, and not an output of
 //    the graph (the caller sees NCHW).
 // The rules are applied until nothing changes, starting from every
 // candidate, so a chain of element-wise ops between convs is blocked as a
-// whole or not at all. Everything else (pools, concat, depthwise and
-// Winograd convs, gemm) reads and writes NCHW as before.
+// whole or not at all. Everything else (pools, concat, Winograd and
+// other grouped convs, gemm) reads and writes NCHW as before.
 //
 //===----------------------------------------------------------------------===//
 #include "ir/OpDef.h"
@@ -43,6 +44,15 @@ static int64_t nchwcLanes(const Node &n) {
     return 0;
   Expected<KernelSchedule> s = scheduleOf(n);
   return s.ok() ? s->vector : 0;
+}
+
+/// The vector width of a depthwise conv that can work in blocks
+/// (depthwiseBlockable, scheduled), 0 for other nodes.
+static int64_t depthwiseLanes(const Node &n) {
+  if (!depthwiseBlockable(n) || !n.hasAttr(kScheduleAttr))
+    return 0;
+  Expected<KernelSchedule> s = scheduleOf(n);
+  return s.ok() && s->vector > 1 ? s->vector : 0;
 }
 
 static bool elementwise(const Node &n) {
@@ -68,6 +78,8 @@ Status runBlockLayout(Graph &g, DiagEngine &, const PassOptions &) {
       continue;
     if (int64_t l = nchwcLanes(*n))
       lanes[v] = l;
+    else if (int64_t l = depthwiseLanes(*n))
+      lanes[v] = l;
     else if (elementwise(*n))
       lanes[v] = 0;
   }
@@ -83,7 +95,7 @@ Status runBlockLayout(Graph &g, DiagEngine &, const PassOptions &) {
       const Node &p = *v->definingNode();
       int64_t l = it->second;
       bool keep = true;
-      if (p.op() != "conv_nchwc") {
+      if (!nchwcLanes(p) && !depthwiseLanes(p)) {
         // Its operands of its own shape: all blocked, by one width.
         bool any = false;
         for (const Value *o : p.operands()) {
@@ -117,7 +129,7 @@ Status runBlockLayout(Graph &g, DiagEngine &, const PassOptions &) {
               }
               continue;
             }
-          } else if (elementwise(*u)) {
+          } else if (elementwise(*u) || depthwiseLanes(*u)) {
             int64_t lu = blockedBy(u->result(0));
             if (lu >= 0 && (lu == 0 || l == 0 || lu == l))
               continue;

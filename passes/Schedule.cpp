@@ -20,6 +20,7 @@
 #include "ir/Schedule.h"
 #include "passes/PassManager.h"
 
+#include <map>
 #include <set>
 
 namespace cnnc {
@@ -61,6 +62,26 @@ Status runSchedule(Graph &g, DiagEngine &, const PassOptions &opts) {
   m.vectorBits = int(bits);
   m.vectorRegisters = int(regs);
   m.cores = int(cores);
+  // The last node of each fused group: what the group's kernel stores.
+  std::map<int64_t, const Node *> tips;
+  for (const Node *n : g.nodes())
+    if (n->hasAttr(kFusionGroupAttr))
+      tips[n->attr(kFusionGroupAttr).getInt()] = n;
+  std::set<const Value *> outputs(g.outputs().begin(), g.outputs().end());
+  auto feedsDepthwise = [&](const Node &anchor) {
+    const Node *tip = anchor.hasAttr(kFusionGroupAttr)
+                          ? tips.at(anchor.attr(kFusionGroupAttr).getInt())
+                          : &anchor;
+    if (tip->numResults() != 1 || outputs.count(tip->result(0)))
+      return false;
+    std::vector<Node *> users = g.users(tip->result(0));
+    if (users.empty())
+      return false;
+    for (const Node *u : users)
+      if (!depthwiseBlockable(*u) || u->operand(1) == tip->result(0))
+        return false;
+    return true;
+  };
   std::set<int64_t> anchored;
   for (Node *n : g.nodes()) {
     n->attrs().erase(kScheduleAttr);
@@ -69,7 +90,9 @@ Status runSchedule(Graph &g, DiagEngine &, const PassOptions &opts) {
     if (n->hasAttr(kFusionGroupAttr) &&
         !anchored.insert(n->attr(kFusionGroupAttr).getInt()).second)
       continue; // not the group's first node
-    n->attrs()[kScheduleAttr] = Attribute(chooseSchedule(*n, m).str());
+    KernelContext ctx;
+    ctx.feedsDepthwise = feedsDepthwise(*n);
+    n->attrs()[kScheduleAttr] = Attribute(chooseSchedule(*n, m, ctx).str());
   }
   return Status::success();
 }

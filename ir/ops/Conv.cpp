@@ -335,6 +335,79 @@ static Halide::Func zeroExtendedCopy(LowerCtx &c, const std::string &name,
   return xp;
 }
 
+/// A depthwise conv (depthwiseBlockable) whose y the block-layout pass
+/// keeps in blocks of \p lanes channels (passes/BlockLayout.cpp), its x
+/// too where it can: every output is one sum of its taps, a pure
+/// expression over blocks, vectorized across the channels of a block
+/// (the codegen's storeInBlocks schedules it), so a 7- or 14-wide row
+/// wastes no lane and the taps read dense vectors at any stride. x is read
+/// zero outside its bounds through a select on `likely` clamps: Halide's
+/// loop partitioning keeps the select out of the interior. An x in NCHW
+/// is first copied into blocks (at root); the weights and bias go into
+/// blocks at root (C x taps floats). Where y is read back in NCHW (not
+/// blocked), the sums are computed at root first.
+static void lowerDepthwiseBlocked(LowerCtx &c, const ConvGeometry &geo,
+                                  int lanes) {
+  const TensorType &x = c.inType(0), &w = c.inType(1);
+  const std::string &name = c.name();
+  Halide::Type t = LowerCtx::halideType(x.dtype());
+  Halide::Expr zero = Halide::Internal::make_zero(t);
+  Halide::Var n(name + "_dn"), cb(name + "_dcb"), p(name + "_dp"),
+      q(name + "_dq"), l(name + "_dl");
+  const int64_t height = x.dim(2), width = x.dim(3), blocks = x.dim(1) / lanes;
+  // x in blocks, zero outside.
+  Halide::Expr pc = Halide::clamp(Halide::likely(p), 0, int(height) - 1),
+               qc = Halide::clamp(Halide::likely(q), 0, int(width) - 1);
+  Halide::Expr src;
+  if (c.inBlock(0) == lanes) {
+    src = c.inBlocked(0, {n, cb, pc, qc, l});
+  } else {
+    Halide::Func copy = c.func(name + "_x_to_blocks");
+    LowerCtx::set(copy, {n, cb, p, q, l}, c.in(0, {n, cb * lanes + l, p, q}));
+    copy.compute_root().bound(l, 0, lanes).vectorize(l);
+    if (blocks > 1)
+      copy.parallel(cb);
+    src = LowerCtx::call(copy, {n, cb, pc, qc, l});
+  }
+  Halide::Func xb = c.func(name + "_x_blocks");
+  LowerCtx::set(xb, {n, cb, p, q, l},
+                Halide::select(p >= 0 && p < int(height) && q >= 0 &&
+                                   q < int(width),
+                               src, zero));
+  // The weights and the bias in blocks: [C / lanes, ky, kx, lanes].
+  Halide::Var ky(name + "_dky"), kx(name + "_dkx");
+  Halide::Func wb = c.func(name + "_w_blocks");
+  LowerCtx::set(wb, {cb, ky, kx, l}, c.in(1, {cb * lanes + l, 0, ky, kx}));
+  wb.compute_root().bound(l, 0, lanes).vectorize(l);
+  Halide::Func bb = c.func(name + "_b_blocks");
+  LowerCtx::set(bb, {cb, l}, c.numInputs() > 2 ? c.in(2, {cb * lanes + l}) : zero);
+  bb.compute_root().bound(l, 0, lanes).vectorize(l);
+  // The sums, one expression of the taps.
+  Halide::Var h(name + "_dh"), v(name + "_dw");
+  Halide::Expr sum = LowerCtx::call(bb, {cb, l});
+  for (int64_t i = 0; i < w.dim(2); ++i)
+    for (int64_t j = 0; j < w.dim(3); ++j)
+      sum = sum + LowerCtx::call(xb, {n, cb,
+                                      h * int(geo.strides[0]) -
+                                          int(geo.padBegin[0]) +
+                                          int(i * geo.dilations[0]),
+                                      v * int(geo.strides[1]) -
+                                          int(geo.padBegin[1]) +
+                                          int(j * geo.dilations[1]),
+                                      l}) *
+                      LowerCtx::call(wb, {cb, int(i), int(j), l});
+  Halide::Func acc = c.func(name + "_acc_blocks");
+  LowerCtx::set(acc, {n, cb, h, v, l}, sum);
+  if (storedBlock(*c.node().result(0)) != lanes) {
+    acc.compute_root().bound(l, 0, lanes).vectorize(l).reorder(l, v, h, cb, n);
+    if (blocks > 1)
+      acc.parallel(cb);
+  }
+  Index out = outIndex(c);
+  c.define(0, LowerCtx::call(acc, {out[0], out[1] / lanes, out[2], out[3],
+                                   out[1] % lanes}));
+}
+
 /// Winograd F(2x2, 3x3) (Lavin and Gray 2016): each 2x2 output tile of a
 /// 3x3 conv of stride 1 is y = A^T [(G g G^T) . (B^T d B)] A, d the 4x4
 /// patch of x under it, g a filter's 3x3 weights, the products summed over
@@ -592,6 +665,13 @@ static Status lowerConv(LowerCtx &c) {
                            "': layout winograd needs a 2-D conv of one group "
                            "with a 3x3 kernel, stride 1 and dilation 1");
     lowerConvWinograd(c, sched, *geo);
+    return Status::success();
+  }
+  // A depthwise conv kept in blocks (passes/BlockLayout.cpp).
+  if (c.cpuSchedule() && depthwiseBlockable(c.node()) &&
+      (storedBlock(*c.node().result(0)) == lanes || c.inBlock(0) == lanes) &&
+      x.dim(1) % lanes == 0) {
+    lowerDepthwiseBlocked(c, *geo, lanes);
     return Status::success();
   }
   if (nchwc) {

@@ -247,8 +247,24 @@ def blocked():
                    b.node("GlobalAveragePool", [b.node("Add", [d, e])]))
 
 
+def invres():
+    """Inverted residual blocks (MobileNetV2's) whose depthwise convs work
+    in blocks of channels (passes/BlockLayout.cpp, ir/ops/Conv.cpp): a 1x1
+    expansion from 32 channels (NCHW, so the first depthwise 3x3 copies
+    its x into blocks), a 1x1 projection with a residual Add, a stride-2
+    depthwise 3x3 reading blocks, a 1x1 conv, at 20x18 and 10x9."""
+    b = Builder(10)
+    e = b.relu6(b.conv("x", 32, 64, 1))
+    d = b.relu6(b.conv(e, 64, 64, 3, pad=1, group=64))
+    a = b.relu(b.conv(b.conv(d, 64, 64, 1), 64, 64, 1))
+    r = b.node("Add", [b.conv(a, 64, 64, 1), a])
+    s = b.relu(b.conv(r, 64, 64, 3, stride=2, pad=1, group=64))      # 64x10x9
+    h = b.relu(b.conv(s, 64, 96, 1))
+    return b.model("invres", [1, 32, 20, 18], b.node("GlobalAveragePool", [h]))
+
+
 MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten,
-                                  torchnames, oddconv, bands, depthwise, blocked]}
+                                  torchnames, oddconv, bands, depthwise, blocked, invres]}
 
 
 if __name__ == "__main__":
