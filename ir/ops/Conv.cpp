@@ -269,39 +269,6 @@ static void lowerConvNchwc(LowerCtx &c, const KernelSchedule &sched,
   c.define(0, callAt(acc, ai));
 }
 
-/// x (input 0 of \p c) with zeros around it on a CPU, over \p vars (IR
-/// order: n, c, spatial...), computed at root and vectorized by \p lanes:
-/// zeros, then an update copying x over its own extent per image and
-/// channel, so that both loops are dense vectors (one select of a clamped
-/// load per element made Halide gather every vector: most of a depthwise
-/// conv's time).
-static Halide::Func zeroPaddedCopy(LowerCtx &c, const std::string &name,
-                                   const std::vector<Halide::Var> &vars,
-                                   int lanes) {
-  const TensorType &x = c.inType(0);
-  Halide::Func xp = c.func(name);
-  LowerCtx::set(xp, vars,
-                Halide::Internal::make_zero(LowerCtx::halideType(x.dtype())));
-  std::vector<int64_t> extents;
-  for (int64_t d = 2; d < x.rank(); ++d)
-    extents.push_back(x.dim(d));
-  Halide::RDom rx = rdomOver(c, extents, "x");
-  Index inside{vars[0], vars[1]};
-  for (int i = 0; i < rx.dimensions(); ++i)
-    inside.push_back(rx[i]);
-  updateAt(xp, inside, c.in(0, inside));
-  xp.compute_root().vectorize(vars.back(), lanes);
-  // An RDom's first dimension is its innermost loop: the copy walks x's
-  // rows, columns innermost (down the columns it ran 2.4x slower).
-  std::vector<Halide::VarOrRVar> order;
-  for (int i = rx.dimensions(); i-- > 0;)
-    order.push_back(rx[i]);
-  order.push_back(vars[1]);
-  order.push_back(vars[0]);
-  xp.update().reorder(order).vectorize(rx[rx.dimensions() - 1], lanes);
-  return xp;
-}
-
 /// x (input 0 of \p c) extended by zeros on a CPU, over \p vars (IR
 /// order: n, c, spatial..., x's own coordinates), for a copy computed row
 /// band by row band (a grouped conv's, see lowerConv): one pure
@@ -495,7 +462,7 @@ static void lowerWinogradTiles(
   auto var = [&](const char *s) { return Halide::Var(name + "_wg_" + s); };
   // x with zeros around it, so that every patch load is dense.
   std::vector<Halide::Var> xvars{var("xn"), var("xc"), var("xh"), var("xw")};
-  Halide::Func xp = zeroPaddedCopy(c, name + "_x_padded", xvars, lanes);
+  Halide::Func xp = paddedCopy(c, name + "_x_padded", xvars, lanes);
   if (parallel) {
     xp.parallel(xvars[1]);
     xp.update().parallel(xvars[1]);
@@ -794,7 +761,7 @@ static Status lowerConv(LowerCtx &c) {
       xcopy = xp;
       xcopyChannel = xv_[1];
     } else if (c.cpuSchedule()) {
-      xp = zeroPaddedCopy(c, name + "_x_padded", xv_, lanes);
+      xp = paddedCopy(c, name + "_x_padded", xv_, lanes);
       xcopy = xp;
       xcopyChannel = xv_[1];
     } else {

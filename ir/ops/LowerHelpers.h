@@ -80,6 +80,16 @@ LowerFn reshapeLower();
 /// Lowering of max_pool (\p average false) and avg_pool (true) from the
 /// node's kernel_shape, strides, pads, dilations, ceil_mode and, for avg,
 /// count_include_pad attributes (ONNX MaxPool / AveragePool).
+/// x (input 0 of \p c) with \p fill (default zero) around it on a CPU,
+/// over \p vars (IR order: n, c, spatial...), computed at root and
+/// vectorized by \p lanes: the fill, then an update copying x over its
+/// own extent, rows first, so that both loops are dense vectors (a select
+/// of a clamped load per element made Halide gather every vector). Its
+/// extent is what its readers ask for.
+Halide::Func paddedCopy(LowerCtx &c, const std::string &name,
+                        const std::vector<Halide::Var> &vars, int lanes,
+                        Halide::Expr fill = Halide::Expr());
+
 Status lowerPool(LowerCtx &c, bool average);
 
 /// The divisor of avg_pool's window that starts at \p starts (one position
