@@ -231,21 +231,32 @@ Status lowerPool(LowerCtx &c, bool average) {
     guard |=
         g.padBegin[i] > 0 || (o - 1) * s - g.padBegin[i] + (k - 1) * d >= in;
   }
-  // A pool of its own (not a fused group's tail, which reads the conv's
-  // sums) over a small window (up to kMaxUnrolledPoolTaps taps) is one
-  // pure expression of its taps over x, or over a copy of x padded with
-  // the value that never counts: codegen vectorizes a pure definition
-  // across the output's columns at the natural width (shifting the last
-  // vector inwards), an update only at a width dividing them (2 lanes for
-  // 14 columns, none for 7), and a clamped tap would be a gather.
-  // GoogLeNet's 3x3 stride-1 max pools at 14x14 took 0.32 ms as updates
-  // with AVX-512, 8x ONNX Runtime's.
+  // A small window (up to kMaxUnrolledPoolTaps taps) is one pure
+  // expression of its taps: codegen vectorizes a pure definition across
+  // the output's columns at the natural width (shifting the last vector
+  // inwards), an update only at a width dividing them (2 lanes for 14
+  // columns, none for 7). A tap at a clamped index would be a gather: a
+  // pool of its own reads a copy of x padded with the value that never
+  // counts; a fused group's tail (reading the conv's sums, a Func) clamps
+  // with `likely`, so that loop partitioning drops the clamps and the
+  // select inside. GoogLeNet's 3x3 stride-1 max pools at 14x14 took 0.32
+  // ms as updates with AVX-512, 8x ONNX Runtime's.
   int64_t taps = productOf(g.kernel, 0, g.kernel.size());
-  if (taps <= kMaxUnrolledPoolTaps && c.cpuSchedule() &&
-      !c.node().hasAttr(kFusionGroupAttr)) {
+  const bool fused = c.node().hasAttr(kFusionGroupAttr);
+  if (taps <= kMaxUnrolledPoolTaps && c.cpuSchedule()) {
     Halide::Expr fill = average ? Halide::Internal::make_zero(t) : t.min();
+    auto clampedTap = [&](const Index &at) {
+      Halide::Expr inside = Halide::Internal::const_true();
+      Index clamped{at[0], at[1]};
+      for (size_t d = 2; d < at.size(); ++d) {
+        int64_t extent = x.dim(int64_t(d));
+        inside = inside && at[d] >= 0 && at[d] < int(extent);
+        clamped.push_back(Halide::clamp(Halide::likely(at[d]), 0, int(extent) - 1));
+      }
+      return Halide::select(inside, c.in(0, clamped), fill);
+    };
     Halide::Func xp;
-    if (guard) {
+    if (guard && !fused) {
       CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(c.node()));
       int lanes = std::max(1, sched.vector);
       while (lanes > 4 && lanes > x.dim(x.rank() - 1))
@@ -266,7 +277,9 @@ Status lowerPool(LowerCtx &c, bool average) {
       }
       for (size_t i = 0; i < spatial; ++i)
         at.push_back(starts[i] + int(tap[i] * g.dilations[i]));
-      Halide::Expr v = guard ? callAt(xp, at) : c.in(0, at);
+      Halide::Expr v = !guard ? c.in(0, at)
+                       : fused ? clampedTap(at)
+                               : callAt(xp, at);
       acc = !acc.defined() ? v : average ? acc + v : Halide::max(acc, v);
     }
     if (average) {

@@ -263,8 +263,24 @@ def invres():
     return b.model("invres", [1, 32, 20, 18], b.node("GlobalAveragePool", [h]))
 
 
+def stems():
+    """Pools fused after a conv + ReLU whose windows leave the conv's
+    output (lowerPool's taps clamped with likely): ResNet's 7x7 stride-2
+    stem + 3x3 stride-2 max pool with padding 1, a 3x3 max pool in ceil
+    mode (GoogLeNet's) and a padded 3x3 average pool that counts only the
+    taps inside, at odd sizes."""
+    b = Builder(11)
+    h = b.maxpool(b.relu(b.conv("x", 3, 16, 7, stride=2, pad=3)), 3, 2, 1)  # 16x8x8
+    h = b.relu(b.conv(h, 16, 24, 3, pad=1))
+    h = b.node("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)  # 24x4x4
+    h = b.relu(b.conv(h, 24, 24, 3, pad=1))
+    h = b.node("AveragePool", [h], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1],
+               count_include_pad=0)
+    return b.model("stems", [1, 3, 30, 29], h)
+
+
 MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten,
-                                  torchnames, oddconv, bands, depthwise, blocked, invres]}
+                                  torchnames, oddconv, bands, depthwise, blocked, invres, stems]}
 
 
 if __name__ == "__main__":
