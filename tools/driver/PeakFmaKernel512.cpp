@@ -9,32 +9,17 @@
 
 #if defined(CNNC_PEAK_AVX512)
 
+#include "tools/driver/PeakFmaLoop.h"
+
 namespace cnnc {
 
 typedef float V16 __attribute__((vector_size(64)));
 
-/// \p iters iterations of 16 independent 16-lane FMAs (acc = acc * m + c):
-/// 512 FLOPs each. Sixteen accumulators cover the FMA latency (4 cycles)
-/// on two 512-bit FMA units twice over and fit in the 32 zmm registers.
-/// Returns a sum of the accumulators so the loop is not removed.
+/// 16 independent 16-lane accumulators (512 FLOPs per iteration): they
+/// cover the FMA latency (4 cycles) on two 512-bit FMA units twice over
+/// and fit in the 32 zmm registers.
 float fmaKernelAvx512(long iters, float seed) {
-  V16 z = {};
-  V16 m = z + 0.9999999f, c = z + 1e-7f;
-  V16 a[16];
-  for (int i = 0; i < 16; ++i)
-    a[i] = z + (seed + float(i));
-  for (long k = 0; k < iters; ++k) {
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i)
-      a[i] = a[i] * m + c;
-  }
-  V16 s = z;
-  for (int i = 0; i < 16; ++i)
-    s += a[i];
-  float r = 0;
-  for (int i = 0; i < 16; ++i)
-    r += s[i];
-  return r;
+  return fmaLoop<V16, 16, 16>(iters, seed);
 }
 
 } // namespace cnnc
