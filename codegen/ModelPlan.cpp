@@ -4,6 +4,7 @@
 #include "ir/OpDef.h"
 #include "ir/ParamInit.h"
 #include "ir/Schedule.h"
+#include "ir/ops/OpHelpers.h"
 
 #include <algorithm>
 #include <cassert>
@@ -114,22 +115,29 @@ static int64_t maxLiveBytes(const std::vector<Block> &blocks, int numSteps) {
 
 /// The operand of \p step that its result may overwrite (OpDef::inPlace):
 /// a temporary of the result's type whose last use is this step (local
-/// index \p at); -1 if none.
+/// index \p at); -1 if none. Neither may be a concat's part or result
+/// (\p concatResults, PlanTensor::partOf): those bytes belong to the whole
+/// result for its whole life.
 static int32_t inPlaceOperand(const PlanStep &step, int at,
                               const std::vector<PlanTensor> &tensors,
-                              const std::map<int32_t, std::pair<int, int>> &life) {
+                              const std::map<int32_t, std::pair<int, int>> &life,
+                              const std::set<int32_t> &concatResults) {
   const Node &n = *step.node;
   if (step.kernel.empty() || step.fused() || n.numResults() != 1)
     return -1;
   int32_t result = step.args.back();
-  if (tensors[size_t(result)].storage != Storage::Temp)
+  if (tensors[size_t(result)].storage != Storage::Temp ||
+      tensors[size_t(result)].partOf >= 0)
     return -1;
   for (size_t k : n.def().inPlaceOperands()) {
     if (k >= n.numOperands())
       continue;
     int32_t t = step.args[k];
     const PlanTensor &operand = tensors[size_t(t)];
-    if (operand.storage == Storage::Temp &&
+    // A concat's part or result (PlanTensor::partOf) dies only with the
+    // whole concat result.
+    if (operand.storage == Storage::Temp && operand.partOf < 0 &&
+        !concatResults.count(t) &&
         operand.type == tensors[size_t(result)].type && life.at(t).second == at)
       return t;
   }
@@ -146,6 +154,17 @@ static FunctionMemory placeTemps(std::vector<PlanTensor> &tensors,
   FunctionMemory mem;
   std::vector<Block> blocks;
   std::map<int32_t, size_t> blockOf;
+  // Concat results and their parts (planModel lists a result after them).
+  std::map<int32_t, std::vector<int32_t>> partsOf;
+  std::set<int32_t> concatResults;
+  for (int32_t t : temps)
+    if (tensors[size_t(t)].partOf >= 0) {
+      partsOf[tensors[size_t(t)].partOf].push_back(t);
+      concatResults.insert(tensors[size_t(t)].partOf);
+    }
+  // A part's block merged into its concat result's block: that block and
+  // the part's byte offset in it.
+  std::map<size_t, std::pair<size_t, int64_t>> mergedInto;
   for (int32_t t : temps) {
     auto [first, last] = life.at(t);
     mem.naiveBytes += alignTo64(tensors[size_t(t)].bytes);
@@ -153,7 +172,9 @@ static FunctionMemory placeTemps(std::vector<PlanTensor> &tensors,
     // Temporaries are listed in the order their steps write them, so an
     // in-place operand already has its block.
     const PlanStep &def = steps[size_t(fn.firstStep + first)];
-    int32_t over = inPlaceOperand(def, first, tensors, life);
+    int32_t over = partsOf.count(t)
+                       ? -1
+                       : inPlaceOperand(def, first, tensors, life, concatResults);
     if (over >= 0) {
       Block &b = blocks[blockOf.at(over)];
       b.last = std::max(b.last, last);
@@ -168,15 +189,83 @@ static FunctionMemory placeTemps(std::vector<PlanTensor> &tensors,
     b.first = first;
     b.last = last;
     b.tensors.push_back(t);
-    blockOf[t] = blocks.size();
+    size_t at = blocks.size();
+    blockOf[t] = at;
     blocks.push_back(std::move(b));
+    auto parts = partsOf.find(t);
+    if (parts == partsOf.end())
+      continue;
+    // A concat result: its parts' blocks live inside it, and it lives as
+    // long as any of them.
+    for (int32_t p : parts->second) {
+      size_t pb = blockOf.at(p);
+      blocks[at].first = std::min(blocks[at].first, blocks[pb].first);
+      blocks[at].last = std::max(blocks[at].last, blocks[pb].last);
+      mergedInto[pb] = {at, tensors[size_t(p)].partOffset};
+      ++mem.numConcatParts;
+    }
   }
-  mem.arenaBytes = placeBlocksBest(blocks);
-  mem.liveBytes = maxLiveBytes(blocks, fn.numSteps);
-  for (const Block &b : blocks)
-    for (int32_t t : b.tensors)
-      tensors[size_t(t)].offset = b.offset;
+  std::vector<Block> placed;
+  std::vector<size_t> placedIndex(blocks.size(), 0);
+  for (size_t i = 0; i < blocks.size(); ++i)
+    if (!mergedInto.count(i)) {
+      placedIndex[i] = placed.size();
+      placed.push_back(blocks[i]);
+    }
+  mem.arenaBytes = placeBlocksBest(placed);
+  mem.liveBytes = maxLiveBytes(placed, fn.numSteps);
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    auto m = mergedInto.find(i);
+    int64_t offset = m == mergedInto.end()
+                         ? placed[placedIndex[i]].offset
+                         : placed[placedIndex[m->second.first]].offset +
+                               m->second.second;
+    for (int32_t t : blocks[i].tensors)
+      tensors[size_t(t)].offset = offset;
+  }
   return mem;
+}
+
+/// The byte offsets of \p concat's operands inside its result when they
+/// can be parts of it (see planModel): the concatenated dimension has only
+/// ones before it as stored (one image's channels, in NCHW or in whole
+/// channel blocks), each operand is a distinct temporary that a step of
+/// this function writes (in \p life), stored like the result, and not
+/// already a part or a concat result, and each offset is 64-byte aligned.
+/// Empty when they cannot.
+static std::vector<int64_t>
+concatPartOffsets(const Node &concat, const std::vector<PlanTensor> &tensors,
+                  const std::map<const Value *, int32_t> &index,
+                  const std::map<int32_t, std::pair<int, int>> &life,
+                  const std::set<int32_t> &concatResults) {
+  const Value &y = *concat.result(0);
+  const TensorType &t = y.type();
+  Expected<int64_t> axis = ops::normalizeAxis(concat.attrInt("axis"), t.rank());
+  if (!axis.ok() || !t.isStatic())
+    return {};
+  for (int64_t d = 0; d < *axis; ++d)
+    if (t.dim(d) != 1)
+      return {};
+  int block = storedBlock(y);
+  if (block && *axis != 1)
+    return {};
+  std::vector<int64_t> offsets;
+  std::set<int32_t> seen;
+  int64_t offset = 0;
+  for (const Value *v : concat.operands()) {
+    auto it = index.find(v);
+    if (it == index.end())
+      return {};
+    int32_t p = it->second;
+    const PlanTensor &pt = tensors[size_t(p)];
+    if (pt.storage != Storage::Temp || !life.count(p) || pt.partOf >= 0 ||
+        concatResults.count(p) || !seen.insert(p).second ||
+        storedBlock(*v) != block || offset % 64)
+      return {};
+    offsets.push_back(offset);
+    offset += pt.bytes;
+  }
+  return offsets;
 }
 
 /// The steps of one function as units: a node, or the nodes of a fused
@@ -316,6 +405,7 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
 
     std::vector<int32_t> temps;
     std::map<int32_t, std::pair<int, int>> life;
+    std::set<int32_t> concatResults;
     int local = 0;
     for (const std::vector<const Node *> &unit : units) {
       const Node *n = unit.front();
@@ -330,6 +420,27 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
                     value.rawData(), value.numBytes());
         index[n->result(0)] = t;
         continue;
+      }
+      if (unit.size() == 1 && n->op() == "concat" &&
+          !outputs.count(n->result(0))) {
+        std::vector<int64_t> parts =
+            concatPartOffsets(*n, plan.tensors, index, life, concatResults);
+        if (!parts.empty()) {
+          // No step: each operand's producer writes its part in place.
+          int32_t t = newTensor(n->result(0), Storage::Temp);
+          int first = local - 1;
+          for (size_t i = 0; i < parts.size(); ++i) {
+            int32_t p = index.at(n->operand(i));
+            plan.tensors[size_t(p)].partOf = t;
+            plan.tensors[size_t(p)].partOffset = parts[i];
+            first = std::min(first, life.at(p).first);
+          }
+          temps.push_back(t);
+          life[t] = {first, local - 1};
+          concatResults.insert(t);
+          index[n->result(0)] = t;
+          continue;
+        }
       }
       std::set<const Node *> members(unit.begin(), unit.end());
       PlanStep step;
@@ -450,9 +561,13 @@ static bool mayOverwrite(const ModelPlan &plan, const PlanStep &step,
   const Node *n = step.node;
   if (!n || step.kernel.empty() || step.fused() || n->numResults() != 1)
     return false;
-  if (plan.tensors[size_t(operand)].type !=
-      plan.tensors[size_t(step.args.back())].type)
+  const PlanTensor &result = plan.tensors[size_t(step.args.back())];
+  if (plan.tensors[size_t(operand)].type != result.type ||
+      plan.tensors[size_t(operand)].partOf >= 0 || result.partOf >= 0)
     return false;
+  for (const PlanTensor &t : plan.tensors)
+    if (t.partOf == operand)
+      return false; // a concat result
   for (size_t k : n->def().inPlaceOperands())
     if (k < n->numOperands() && step.args[k] == operand)
       return true;
@@ -500,6 +615,39 @@ Status verifyMemoryPlan(const ModelPlan &plan) {
         u.last = s;
       }
     }
+    // A concat's parts: inside its result, disjoint; the result lives from
+    // its first part's step to the last read of it or of a part.
+    std::map<int32_t, std::vector<std::pair<int64_t, int32_t>>> parts;
+    for (auto &[t, u] : uses) {
+      const PlanTensor &pt = plan.tensors[size_t(t)];
+      if (pt.partOf < 0)
+        continue;
+      const PlanTensor &whole = plan.tensors[size_t(pt.partOf)];
+      if (whole.storage != Storage::Temp || pt.partOffset < 0 ||
+          pt.partOffset + pt.bytes > whole.bytes ||
+          pt.offset != whole.offset + pt.partOffset)
+        return Status::error("memory plan of @" + fn.name + ": '" + pt.name +
+                             "' is not inside the concat result '" +
+                             whole.name + "' it is a part of");
+      parts[pt.partOf].emplace_back(pt.partOffset, t);
+    }
+    for (auto &[w, ps] : parts) {
+      std::sort(ps.begin(), ps.end());
+      TempUse &whole = uses[w];
+      whole.tensor = w;
+      for (size_t i = 0; i < ps.size(); ++i) {
+        const TempUse &p = uses.at(ps[i].second);
+        const PlanTensor &pt = plan.tensors[size_t(p.tensor)];
+        if (i + 1 < ps.size() && ps[i].first + pt.bytes > ps[i + 1].first)
+          return Status::error("memory plan of @" + fn.name + ": parts '" +
+                               pt.name + "' and '" +
+                               plan.tensors[size_t(ps[i + 1].second)].name +
+                               "' of a concat result overlap");
+        if (p.def >= 0 && (whole.def < 0 || p.def < whole.def))
+          whole.def = p.def;
+        whole.last = std::max(whole.last, p.last);
+      }
+    }
     std::vector<TempUse> temps;
     for (auto &[t, u] : uses) {
       const PlanTensor &pt = plan.tensors[size_t(t)];
@@ -517,7 +665,8 @@ Status verifyMemoryPlan(const ModelPlan &plan) {
                              describeTemp(plan, u) +
                              " is unaligned or outside the arena of " +
                              std::to_string(fn.memory.arenaBytes) + " bytes");
-      temps.push_back(u);
+      if (pt.partOf < 0) // a part is checked as its concat result
+        temps.push_back(u);
     }
     for (size_t i = 0; i < temps.size(); ++i)
       for (size_t j = i + 1; j < temps.size(); ++j) {
@@ -550,7 +699,7 @@ MemorySummary memorySummary(const ModelPlan &plan) {
   for (const PlanFunction &f : plan.functions)
     m.functions.push_back({f.name, f.memory.arenaBytes, f.memory.naiveBytes,
                            f.memory.liveBytes, f.memory.numTemps,
-                           f.memory.numInPlace});
+                           f.memory.numInPlace, f.memory.numConcatParts});
   m.arenaBytes = plan.arenaBytes;
   m.cachedBytes = plan.cachedBytes;
   for (int32_t p : plan.params) {

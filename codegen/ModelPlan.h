@@ -31,6 +31,11 @@ struct PlanTensor {
   /// TEMP written in place: the operand tensor whose bytes it took (its
   /// step's operand that died there, see OpDef::inPlace); -1 otherwise.
   int32_t inPlaceOf = -1;
+  /// TEMP that is a part of another temporary: a concat's operand that its
+  /// producer writes straight into the concat's result, at byte
+  /// \p partOffset (see planModel); -1 otherwise. The concat runs no step.
+  int32_t partOf = -1;
+  int64_t partOffset = 0;
 };
 
 struct PlanStep {
@@ -73,6 +78,7 @@ struct FunctionMemory {
   int64_t liveBytes = 0;
   int32_t numTemps = 0;
   int32_t numInPlace = 0; ///< temporaries written over an operand
+  int32_t numConcatParts = 0; ///< concat operands written into its result
 };
 
 /// One entry point: a range of steps with its own inputs and outputs.
@@ -122,6 +128,16 @@ inline int64_t alignTo64(int64_t n) { return (n + 63) & ~int64_t(63); }
 /// first fit (the lowest gap) is tried too, and the smaller arena kept. Two
 /// temporaries share bytes only when their lifetimes are disjoint or one
 /// was written in place over the other.
+///
+/// A concat along a dimension that only ones precede (as stored: channels
+/// of one image, in NCHW or in blocks of whole channel blocks) runs no
+/// step when its operands are distinct temporaries that no other concat
+/// takes and it is not a graph output: each operand is a part of the
+/// result (PlanTensor::partOf), which its producer writes in place, at
+/// the operand's offset along the dimension. The result's block lives
+/// from the first part's step to the last read of the result or of any
+/// part; no part is written in place over an operand, and nothing in
+/// place over a part or the result.
 Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
                               const std::string &prefix, uint64_t seed);
 /// A model with one function.
@@ -132,9 +148,12 @@ inline Expected<ModelPlan> planModel(const Graph &g, const std::string &prefix,
 
 /// Checks \p plan's memory from its steps alone (planModel runs it on every
 /// plan): every TEMP, PARAM offset 64-byte aligned and inside its function's
-/// arena or the parameter block; parameters disjoint; and two temporaries
-/// of a function whose lifetimes overlap share no byte unless the later was
-/// written in place over the other where its op allows it (OpDef::inPlace).
+/// arena or the parameter block; parameters disjoint; the parts of a
+/// concat's result disjoint and inside it (a result lives from its first
+/// part's step to the last read of it or of a part); and two other
+/// temporaries of a function whose lifetimes overlap share no byte unless
+/// the later was written in place over the other where its op allows it
+/// (OpDef::inPlace).
 Status verifyMemoryPlan(const ModelPlan &plan);
 
 /// The memory lines of `--summary` for \p plan: each function's arena,

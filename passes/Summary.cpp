@@ -113,15 +113,16 @@ static std::string savedPercent(int64_t part, int64_t whole) {
 }
 
 std::string formatMemorySummary(const MemorySummary &m) {
-  Table table({false, true, true, true, true, true, true});
+  Table table({false, true, true, true, true, true, true, true});
   table.add({"memory plan (bytes)", "arena", "naive", "saved", "live peak",
-             "temps", "in place"});
+             "temps", "in place", "in concat"});
   for (const MemorySummary::Function &f : m.functions)
     table.add({"@" + f.name, formatThousands(f.arenaBytes),
                formatThousands(f.naiveBytes),
                savedPercent(f.arenaBytes, f.naiveBytes),
                formatThousands(f.liveBytes), formatThousands(f.numTemps),
-               formatThousands(f.numInPlace)});
+               formatThousands(f.numInPlace),
+               formatThousands(f.numConcatParts)});
   int64_t block = m.paramBytes + m.gradBytes + m.optStateBytes;
   std::string params = "parameter block: " + formatThousands(block) + " bytes";
   if (m.gradBytes || m.optStateBytes)

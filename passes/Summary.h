@@ -43,7 +43,7 @@ struct MemorySummary {
   struct Function {
     std::string name;
     int64_t arenaBytes = 0, naiveBytes = 0, liveBytes = 0;
-    int32_t numTemps = 0, numInPlace = 0;
+    int32_t numTemps = 0, numInPlace = 0, numConcatParts = 0;
   };
   std::vector<Function> functions;
   /// The arena: the largest function's, then the cached steps' results.

@@ -114,7 +114,9 @@ void expectSound(const ModelPlan &p) {
     EXPECT_LE(m.liveBytes, m.arenaBytes) << fn.name;
     EXPECT_LE(m.arenaBytes, m.naiveBytes) << fn.name;
     // Lifetimes from the steps: written by the step that has it as a
-    // result, live to the last step that names it.
+    // result, live to the last step that names it. A concat result that
+    // runs no step (its operands are parts of it, PlanTensor::partOf) is
+    // written by its parts' steps and lives as long as any of them.
     std::map<int32_t, std::pair<int, int>> life;
     for (int s = 0; s < fn.numSteps; ++s) {
       const PlanStep &step = p.steps[size_t(fn.firstStep + s)];
@@ -124,13 +126,37 @@ void expectSound(const ModelPlan &p) {
           continue;
         if (cachedTemps.count(t))
           continue; // checked below
+        bool whole = false;
+        for (const PlanTensor &pt : p.tensors)
+          whole |= pt.partOf == t;
         if (!life.count(t)) {
-          EXPECT_GE(a, step.node->numOperands()) << "read before written";
+          EXPECT_TRUE(a >= step.node->numOperands() || whole)
+              << "read before written";
           life[t] = {s, s};
         }
         life[t].second = s;
       }
     }
+    std::map<int32_t, std::vector<int32_t>> parts;
+    for (auto &[t, lt] : life)
+      if (p.tensors[size_t(t)].partOf >= 0)
+        parts[p.tensors[size_t(t)].partOf].push_back(t);
+    int concatParts = 0;
+    for (auto &[w, ps] : parts) {
+      const PlanTensor &whole = p.tensors[size_t(w)];
+      int64_t end = 0;
+      for (int32_t t : ps) { // listed by offset: the operands' order
+        const PlanTensor &pt = p.tensors[size_t(t)];
+        EXPECT_EQ(pt.offset, whole.offset + pt.partOffset) << pt.name;
+        EXPECT_GE(pt.partOffset, end) << pt.name << " overlaps a part";
+        end = pt.partOffset + pt.bytes;
+        life[w].first = std::min(life[w].first, life[t].first);
+        life[w].second = std::max(life[w].second, life[t].second);
+        ++concatParts;
+      }
+      EXPECT_LE(end, whole.bytes) << whole.name;
+    }
+    EXPECT_EQ(concatParts, m.numConcatParts) << fn.name;
     EXPECT_EQ(int32_t(life.size()), m.numTemps) << fn.name;
     int inPlace = 0;
     for (auto &[a, la] : life) {
@@ -150,10 +176,14 @@ void expectSound(const ModelPlan &p) {
         EXPECT_EQ(p.tensors[size_t(ta.inPlaceOf)].offset, ta.offset);
         EXPECT_EQ(p.tensors[size_t(ta.inPlaceOf)].type, ta.type);
       }
+      if (ta.partOf >= 0)
+        continue; // checked as its concat result
       for (auto &[b, lb] : life) {
         if (b <= a)
           continue;
         const PlanTensor &tb = p.tensors[size_t(b)];
+        if (tb.partOf >= 0)
+          continue;
         bool together = la.first <= lb.second && lb.first <= la.second;
         bool overlap = ta.offset < tb.offset + tb.bytes &&
                        tb.offset < ta.offset + ta.bytes;
@@ -175,6 +205,76 @@ void printMemory(const std::string &what, const ModelPlan &p) {
               << fn.memory.arenaBytes << ", naive " << fn.memory.naiveBytes
               << ", live peak " << fn.memory.liveBytes << ", in place "
               << fn.memory.numInPlace << " of " << fn.memory.numTemps << "\n";
+}
+
+/// Inputs for \p g in [0.5, 2) (log, sqrt, div), varied per element.
+std::vector<Tensor> variedInputs(const Graph &g) {
+  std::vector<Tensor> inputs;
+  for (const Value *in : g.inputs()) {
+    const TensorType &t = in->type();
+    std::vector<double> v(size_t(t.numElements()));
+    for (size_t e = 0; e < v.size(); ++e)
+      v[e] = 0.5 + double((e * 7 + in->name().size() * 3) % 23) / 15.0;
+    inputs.push_back(Tensor::fromDoubles(t, v));
+  }
+  return inputs;
+}
+
+/// \p g's outputs for \p inputs, by the reference evaluator.
+Expected<std::vector<Tensor>> evaluate(const Graph &g,
+                                       const std::vector<Tensor> &inputs) {
+  GraphEvaluator eval(g);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    CNNC_RETURN_IF_ERROR(eval.set(g.inputs()[i], inputs[i]));
+  return eval.run();
+}
+
+/// \p g compiled (f32 inputs and outputs) and run once on \p inputs: its
+/// outputs.
+Expected<std::vector<std::vector<float>>>
+runCompiled(Graph &g, const std::string &name, bool fuse,
+            const std::vector<Tensor> &inputs) {
+  fs::path dir = fs::temp_directory_path() /
+                 ("cnnc-memplan-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  CompileOptions o;
+  o.output = (dir / (name + ".so")).string();
+  o.name = name;
+  o.fuse = fuse;
+  CNNC_RETURN_IF_ERROR(compileModel(g, o));
+  auto lib = LoadedModel::load(o.output);
+  if (!lib.ok())
+    return lib.status();
+  const cnnc_model_api &api = lib->api();
+  cnnc_ctx *ctx = nullptr;
+  if (api.create(&ctx) != CNNC_OK)
+    return Status::error(api.last_error(nullptr));
+  std::vector<std::vector<float>> data, got;
+  std::vector<cnnc_tensor> in, out;
+  for (const Tensor &x : inputs) {
+    data.emplace_back();
+    for (int64_t e = 0; e < x.type().numElements(); ++e)
+      data.back().push_back(float(x.getDouble(e)));
+  }
+  auto describe = [](float *p, const TensorType &t) {
+    cnnc_tensor c{p, CNNC_F32, int32_t(t.rank()), {}};
+    for (int64_t d = 0; d < t.rank(); ++d)
+      c.dims[d] = t.dim(d);
+    return c;
+  };
+  for (size_t i = 0; i < inputs.size(); ++i)
+    in.push_back(describe(data[i].data(), inputs[i].type()));
+  for (const Value *v : g.outputs())
+    got.emplace_back(size_t(v->type().numElements()));
+  for (size_t i = 0; i < got.size(); ++i)
+    out.push_back(describe(got[i].data(), g.outputs()[i]->type()));
+  int rc = api.run(ctx, in.data(), in.size(), out.data(), out.size());
+  std::string error = rc == CNNC_OK ? "" : api.last_error(ctx);
+  api.destroy(ctx);
+  fs::remove_all(dir);
+  if (!error.empty())
+    return Status::error(error);
+  return got;
 }
 
 } // namespace
@@ -456,56 +556,115 @@ TEST(MemoryPlan, InPlaceKernelsMatchSeparateBuffers) {
               indexOf(m.plan, "t" + std::to_string(k)))
         << cases[k].op;
 
-  // Inputs: x and z in [0.5, 2) (log, sqrt, div), varied per element.
-  std::vector<Tensor> inputs;
-  std::vector<std::vector<float>> data;
-  for (const Value *in : g->inputs()) {
-    const TensorType &t = in->type();
-    std::vector<double> v(size_t(t.numElements()));
-    for (size_t e = 0; e < v.size(); ++e)
-      v[e] = 0.5 + double((e * 7 + in->name().size() * 3) % 23) / 15.0;
-    inputs.push_back(Tensor::fromDoubles(t, v));
-    data.emplace_back(v.begin(), v.end());
-  }
-  GraphEvaluator eval(*g);
-  for (size_t i = 0; i < inputs.size(); ++i)
-    ASSERT_TRUE(eval.set(g->inputs()[i], inputs[i]).ok());
-  auto want = eval.run();
+  std::vector<Tensor> inputs = variedInputs(*g);
+  auto want = evaluate(*g, inputs);
   ASSERT_TRUE(want.ok()) << want.status().message();
-
-  fs::path dir = fs::temp_directory_path() /
-                 ("cnnc-memplan-test-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  CompileOptions o;
-  o.output = (dir / "inplace.so").string();
-  o.name = "inplace";
-  o.fuse = false; // one kernel per node: the in-place steps are tested
-
-  Status s = compileModel(*g, o);
-  ASSERT_TRUE(s.ok()) << s.message();
-  auto lib = LoadedModel::load(o.output);
-  ASSERT_TRUE(lib.ok()) << lib.status().message();
-  const cnnc_model_api &api = lib->api();
-  cnnc_ctx *ctx = nullptr;
-  ASSERT_EQ(api.create(&ctx), CNNC_OK) << api.last_error(nullptr);
-  std::vector<cnnc_tensor> in, out;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    cnnc_tensor t{data[i].data(), CNNC_F32, int32_t(inputs[i].type().rank()), {}};
-    for (int64_t d = 0; d < inputs[i].type().rank(); ++d)
-      t.dims[d] = inputs[i].type().dim(d);
-    in.push_back(t);
-  }
-  std::vector<std::vector<float>> got(cases.size(), std::vector<float>(3 * 13));
-  for (auto &v : got)
-    out.push_back(cnnc_tensor{v.data(), CNNC_F32, 2, {3, 13}});
-  ASSERT_EQ(api.run(ctx, in.data(), in.size(), out.data(), out.size()), CNNC_OK)
-      << api.last_error(ctx);
-  api.destroy(ctx);
+  // One kernel per node: the in-place steps are tested.
+  auto got = runCompiled(*g, "inplace", /*fuse=*/false, inputs);
+  ASSERT_TRUE(got.ok()) << got.status().message();
   for (size_t k = 0; k < cases.size(); ++k)
     for (int64_t e = 0; e < 3 * 13; ++e) {
       double w = (*want)[k].getDouble(e);
-      ASSERT_NEAR(got[k][size_t(e)], w, 1e-6 * (1 + std::abs(w)))
+      ASSERT_NEAR((*got)[k][size_t(e)], w, 1e-6 * (1 + std::abs(w)))
           << cases[k].op << " element " << e;
     }
-  fs::remove_all(dir);
+}
+
+/// A concat of one image's channels runs no step: its operands' steps write
+/// their parts of the result in place (PlanTensor::partOf). Not when an
+/// operand is the caller's input, is joined twice, or when the joined
+/// dimension has a batch of 2 before it; and nothing is written in place
+/// over a part. The compiled model computes what the evaluator computes.
+TEST(MemoryPlan, ConcatOperandsAreWrittenInPlace) {
+  auto g = ir("graph @cat(%x: f32[1,4,4,4], %x8: f32[1,8,4,4], "
+              "%x2: f32[2,4,4,4]) {\n"
+              "  %a = neg(%x) : f32[1,4,4,4]\n"
+              "  %b = relu(%a) : f32[1,4,4,4]\n"      // a part: not over a
+              "  %c = exp(%x) : f32[1,4,4,4]\n"
+              "  %d = sigmoid(%x8) : f32[1,8,4,4]\n"
+              "  %cat = concat(%b, %c, %d) {axis = 1} : f32[1,16,4,4]\n"
+              "  %e = neg(%c) : f32[1,4,4,4]\n"        // c lives on, no in place
+              "  %f = relu(%cat) : f32[1,16,4,4]\n"    // not over cat
+              "  %in = concat(%e, %x) {axis = 1} : f32[1,8,4,4]\n"
+              "  %twice = concat(%e, %e) {axis = 1} : f32[1,8,4,4]\n"
+              "  %p = neg(%x2) : f32[2,4,4,4]\n"
+              "  %q = exp(%x2) : f32[2,4,4,4]\n"
+              "  %batch = concat(%p, %q) {axis = 1} : f32[2,8,4,4]\n"
+              "  %y1 = neg(%f) : f32[1,16,4,4]\n"
+              "  %y2 = add(%in, %twice) : f32[1,8,4,4]\n"
+              "  %y3 = neg(%batch) : f32[2,8,4,4]\n"
+              "  return %y1, %y2, %y3\n"
+              "}\n");
+  ASSERT_TRUE(g);
+  PlannedModel m = plan({g.get()});
+  const ModelPlan &p = m.plan;
+  expectSound(p);
+  int32_t cat = indexOf(p, "cat");
+  EXPECT_EQ(tensor(p, "b").partOf, cat);
+  EXPECT_EQ(tensor(p, "c").partOf, cat);
+  EXPECT_EQ(tensor(p, "d").partOf, cat);
+  // 4 * 4 * 4 floats = 256 bytes per 4 channels.
+  EXPECT_EQ(tensor(p, "b").partOffset, 0);
+  EXPECT_EQ(tensor(p, "c").partOffset, 256);
+  EXPECT_EQ(tensor(p, "d").partOffset, 512);
+  EXPECT_EQ(tensor(p, "b").inPlaceOf, -1);
+  EXPECT_EQ(tensor(p, "e").inPlaceOf, -1);
+  EXPECT_EQ(tensor(p, "f").inPlaceOf, -1);
+  for (const char *name : {"e", "p", "q"})
+    EXPECT_EQ(tensor(p, name).partOf, -1) << name;
+  std::set<std::string> steps;
+  for (const PlanStep &st : p.steps)
+    steps.insert(st.name);
+  EXPECT_FALSE(steps.count("cat"));
+  EXPECT_TRUE(steps.count("in"));
+  EXPECT_TRUE(steps.count("twice"));
+  EXPECT_TRUE(steps.count("batch"));
+  EXPECT_EQ(p.functions[0].memory.numConcatParts, 3);
+
+  std::vector<Tensor> inputs = variedInputs(*g);
+  auto want = evaluate(*g, inputs);
+  ASSERT_TRUE(want.ok()) << want.status().message();
+  for (bool fuse : {false, true}) {
+    SCOPED_TRACE(fuse ? "fused" : "one step per node");
+    auto got = runCompiled(*g, "cat", fuse, inputs);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    for (size_t k = 0; k < want->size(); ++k)
+      for (int64_t e = 0; e < (*want)[k].type().numElements(); ++e) {
+        double w = (*want)[k].getDouble(e);
+        ASSERT_NEAR((*got)[k][size_t(e)], w, 1e-6 * (1 + std::abs(w)))
+            << "output " << k << " element " << e;
+      }
+  }
+}
+
+/// verifyMemoryPlan finds a concat part moved outside its result, and two
+/// parts in the same bytes.
+TEST(MemoryPlan, VerifierCatchesBadConcatParts) {
+  auto g = ir("graph @cat(%x: f32[1,4,4,4]) {\n"
+              "  %a = neg(%x) : f32[1,4,4,4]\n"
+              "  %b = exp(%x) : f32[1,4,4,4]\n"
+              "  %cat = concat(%a, %b) {axis = 1} : f32[1,8,4,4]\n"
+              "  %y = neg(%cat) : f32[1,8,4,4]\n"
+              "  return %y\n"
+              "}\n");
+  ASSERT_TRUE(g);
+  PlannedModel m = plan({g.get()});
+  ASSERT_EQ(tensor(m.plan, "b").partOf, indexOf(m.plan, "cat"));
+  ASSERT_TRUE(verifyMemoryPlan(m.plan).ok());
+  ModelPlan bad = m.plan;
+  bad.tensors[size_t(indexOf(bad, "b"))].offset += 256;
+  Status s = verifyMemoryPlan(bad);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not inside the concat result 'cat'"),
+            std::string::npos)
+      << s.message();
+  bad = m.plan;
+  PlanTensor &b = bad.tensors[size_t(indexOf(bad, "b"))];
+  b.partOffset = 0;
+  b.offset = bad.tensors[size_t(indexOf(bad, "cat"))].offset;
+  s = verifyMemoryPlan(bad);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("parts 'a' and 'b' of a concat result overlap"),
+            std::string::npos)
+      << s.message();
 }
