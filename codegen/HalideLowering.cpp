@@ -681,7 +681,8 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
           scheduleDefault(out, vars, t, target, /*inPlace=*/false, parallel);
       }
       int tile = 1;
-      if (!gpu && nodes.front()->op() == "conv_nchwc") {
+      if (!gpu && (nodes.front()->op() == "conv_nchwc" ||
+                   nodes.front()->op() == "conv_winograd")) {
         CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(*nodes.front()));
         if (sched.vector == block)
           tile = std::max(1, sched.tileFilters);

@@ -208,12 +208,20 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
   //    than kMinNchwcReduction1x1 (the tile's stores, y's read back across
   //    the blocks and the copy of x cost more than a short sum's FMAs):
   //    ResNet-20 ran 5% slower with its 16-channel 3x3 convs in nchwc
-  //    (thresholds of 64 or 128); MobileNetV2's 1x1 expansions from 16,
+  //    (thresholds of 64 or 128, before the block-layout pass);
+  //    MobileNetV2's 1x1 expansions from 16,
   //    24 and 32 channels 1.3-2.1x slower, but its 1x1 convs from 64
   //    channels up 1.1-1.8x faster (the whole model 4-8% faster with the
   //    1x1 threshold at 64 than at 256, GoogLeNet 2-4%, ResNet-50 3%);
   //  - the channels fill less than kMinNchwcChannelFill of their blocks:
   //    the stems of 3 channels in blocks of 8 ran 1.9-2.8x slower.
+  // The reduction limit is for NCHW neighbours: where the channels and
+  // the filters are whole blocks, the block-layout pass can keep x and y in
+  // blocks (between convs, pools, concats, element-wise ops), and then
+  // nchwc has no copy to pay for. AVX-512, 1 thread, with blocked pools,
+  // concats and Winograd convs (`ab_infer`): ResNet-20 (16-channel 3x3s)
+  // 0.84 of the time with them in nchw, SqueezeNet (fire modules from 16-64
+  // channels) 0.84, GoogLeNet 0.96, MobileNetV2 0.99.
   // A conv whose result only depthwise convs read (ctx.feedsDepthwise)
   // stores its blocks as they are (passes/BlockLayout.cpp) and has no
   // read-back, and the depthwise convs then read blocks: no reduction
@@ -225,7 +233,8 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
   int64_t cblocks = (channels + lanes - 1) / lanes;
   bool shortSum = channels * taps < (taps == 1 ? kMinNchwcReduction1x1
                                                : kMinNchwcReduction);
-  if (!forced && ((shortSum && !ctx.feedsDepthwise) ||
+  bool wholeBlocks = channels % lanes == 0 && filters % lanes == 0;
+  if (!forced && ((shortSum && !ctx.feedsDepthwise && !wholeBlocks) ||
                   double(channels) < kMinNchwcChannelFill * double(cblocks * lanes)))
     return nchw;
   // nchwc: mv vectors of filters x pb columns.

@@ -460,12 +460,36 @@ static void lowerWinogradTiles(
   const Halide::Expr zero =
       Halide::Internal::make_zero(LowerCtx::halideType(x.dtype()));
   auto var = [&](const char *s) { return Halide::Var(name + "_wg_" + s); };
-  // x with zeros around it, so that every patch load is dense.
-  std::vector<Halide::Var> xvars{var("xn"), var("xc"), var("xh"), var("xw")};
-  Halide::Func xp = paddedCopy(c, name + "_x_padded", xvars, lanes);
-  if (parallel) {
-    xp.parallel(xvars[1]);
-    xp.update().parallel(xvars[1]);
+  // x with zeros around it (at x's own coordinates: the copy's bounds are
+  // what the patches read), so that every patch load is dense. An x stored
+  // in blocks of `lanes` channels (passes/BlockLayout.cpp) is copied in
+  // blocks, and the input transform is vectorized across the channels of
+  // a block instead of across tiles (which would gather).
+  const bool xInBlocks = c.inBlock(0) == lanes && channels % lanes == 0;
+  Halide::Func xp;
+  if (xInBlocks) {
+    Halide::Var bn = var("bn"), bcb = var("bcb"), bh = var("bh"),
+                bw = var("bw"), bl = var("bl");
+    Halide::Func xpb = c.func(name + "_x_padded_blocks");
+    xpb(bl, bw, bh, bcb, bn) = zero;
+    Halide::RDom rx = rdomOver(c, {x.dim(3), x.dim(2)}, "x");
+    xpb(bl, rx[0], rx[1], bcb, bn) =
+        c.inBlocked(0, {bn, bcb, rx[1], rx[0], bl});
+    xpb.compute_root().bound(bl, 0, lanes).vectorize(bl);
+    xpb.update().reorder(bl, rx[0], rx[1], bcb, bn).vectorize(bl);
+    if (parallel) {
+      xpb.parallel(bcb);
+      xpb.update().parallel(bcb);
+    }
+    Halide::Var xn = var("xn"), xc = var("xc"), xh = var("xh"), xw = var("xw");
+    xp(xw, xh, xc, xn) = xpb(xc % lanes, xw, xh, xc / lanes, xn);
+  } else {
+    std::vector<Halide::Var> xvars{var("xn"), var("xc"), var("xh"), var("xw")};
+    xp = paddedCopy(c, name + "_x_padded", xvars, lanes);
+    if (parallel) {
+      xp.parallel(xvars[1]);
+      xp.update().parallel(xvars[1]);
+    }
   }
   // The input transform.
   static const int BT[4][4] = {
@@ -487,13 +511,23 @@ static void lowerWinogradTiles(
     }
   Halide::Func vt = c.func(name + "_wg_input");
   LowerCtx::set(vt, {n, e, ch, ty, tx}, Halide::mux(e, vin));
-  vt.compute_root()
-      .bound(e, 0, 16)
-      .reorder(tx, e, ty, ch, n)
-      .vectorize(tx, lanes)
-      .unroll(e);
-  if (parallel)
-    vt.parallel(ch);
+  vt.compute_root().bound(e, 0, 16);
+  if (xInBlocks) {
+    // Stored channels innermost: the products' broadcasts of one tile walk
+    // the channels, a cache line per 16 of them.
+    Halide::Var cho = var("cho"), chi = var("chi");
+    vt.reorder_storage(ch, tx, ty, e, n)
+        .split(ch, cho, chi, lanes)
+        .reorder(chi, e, tx, ty, cho, n)
+        .vectorize(chi)
+        .unroll(e);
+    if (parallel)
+      vt.parallel(cho);
+  } else {
+    vt.reorder(tx, e, ty, ch, n).vectorize(tx, lanes).unroll(e);
+    if (parallel)
+      vt.parallel(ch);
+  }
   // The products, summed over the channels in register tiles.
   Halide::Var fo = var("fo"), fi = var("fi");
   Halide::RDom r = rdomOver(c, {channels}, "wg_channels");

@@ -240,9 +240,12 @@ Status lowerPool(LowerCtx &c, bool average) {
   // counts; a fused group's tail (reading the conv's sums, a Func) clamps
   // with `likely`, so that loop partitioning drops the clamps and the
   // select inside. GoogLeNet's 3x3 stride-1 max pools at 14x14 took 0.32
-  // ms as updates with AVX-512, 8x ONNX Runtime's.
+  // ms as updates with AVX-512, 8x ONNX Runtime's. An x stored in blocks
+  // (passes/BlockLayout.cpp; so is y, vectorized across a block's
+  // channels) is read in place the same way.
   int64_t taps = productOf(g.kernel, 0, g.kernel.size());
-  const bool fused = c.node().hasAttr(kFusionGroupAttr);
+  const bool fused = c.node().hasAttr(kFusionGroupAttr),
+             clampTaps = fused || c.inBlock(0) > 0;
   if (taps <= kMaxUnrolledPoolTaps && c.cpuSchedule()) {
     Halide::Expr fill = average ? Halide::Internal::make_zero(t) : t.min();
     auto clampedTap = [&](const Index &at) {
@@ -256,7 +259,7 @@ Status lowerPool(LowerCtx &c, bool average) {
       return Halide::select(inside, c.in(0, clamped), fill);
     };
     Halide::Func xp;
-    if (guard && !fused) {
+    if (guard && !clampTaps) {
       CNNC_ASSIGN_OR_RETURN(KernelSchedule sched, scheduleOf(c.node()));
       int lanes = std::max(1, sched.vector);
       while (lanes > 4 && lanes > x.dim(x.rank() - 1))
@@ -278,7 +281,7 @@ Status lowerPool(LowerCtx &c, bool average) {
       for (size_t i = 0; i < spatial; ++i)
         at.push_back(starts[i] + int(tap[i] * g.dilations[i]));
       Halide::Expr v = !guard ? c.in(0, at)
-                       : fused ? clampedTap(at)
+                       : clampTaps ? clampedTap(at)
                                : callAt(xp, at);
       acc = !acc.defined() ? v : average ? acc + v : Halide::max(acc, v);
     }

@@ -206,13 +206,14 @@ def bands():
     """Convs whose sums exceed half of L2, which the schedule pass computes
     in bands of output rows (band=R): at 72x70 (not whole vectors of
     columns), a 3x3 conv + BN + ReLU, a 1x1 + ReLU6 with a residual Add, a
-    conv + ReLU whose max pool declines the bands, and a stride-2 conv."""
+    conv + ReLU whose max pool declines the bands, and a stride-2 conv; 20
+    channels, not whole blocks of a vector (so the short sums stay nchw)."""
     b = Builder(7)
-    x = b.relu(b.bn(b.conv("x", 3, 24, 3, pad=1, bias=False), 24))   # 24x72x70
-    h = b.relu6(b.conv(x, 24, 24, 1))
+    x = b.relu(b.bn(b.conv("x", 3, 20, 3, pad=1, bias=False), 20))   # 20x72x70
+    h = b.relu6(b.conv(x, 20, 20, 1))
     x = b.node("Add", [h, x])
-    p = b.maxpool(b.relu(b.conv(x, 24, 20, 3, pad=1)))              # 20x36x35
-    s = b.relu(b.conv(x, 24, 28, 3, stride=2, pad=1))                # 28x36x35
+    p = b.maxpool(b.relu(b.conv(x, 20, 20, 3, pad=1)))              # 20x36x35
+    s = b.relu(b.conv(x, 20, 28, 3, stride=2, pad=1))                # 28x36x35
     return b.model("bands", [1, 3, 72, 70], b.node("Concat", [s, p], axis=1))
 
 
@@ -249,18 +250,17 @@ def blocked():
 
 def invres():
     """Inverted residual blocks (MobileNetV2's) whose depthwise convs work
-    in blocks of channels (passes/BlockLayout.cpp, ir/ops/Conv.cpp): a 1x1
-    expansion from 32 channels (NCHW, so the first depthwise 3x3 copies
-    its x into blocks), a 1x1 projection with a residual Add, a stride-2
-    depthwise 3x3 reading blocks, a 1x1 conv, at 20x18 and 10x9."""
+    in blocks of channels (passes/BlockLayout.cpp, ir/ops/Conv.cpp): a
+    depthwise 3x3 of the graph's input (NCHW, so it copies x into blocks),
+    a 1x1 projection with a residual Add, a stride-2 depthwise 3x3 reading
+    blocks, a 1x1 conv, at 20x18 and 10x9."""
     b = Builder(10)
-    e = b.relu6(b.conv("x", 32, 64, 1))
-    d = b.relu6(b.conv(e, 64, 64, 3, pad=1, group=64))
+    d = b.relu6(b.conv("x", 64, 64, 3, pad=1, group=64))
     a = b.relu(b.conv(b.conv(d, 64, 64, 1), 64, 64, 1))
     r = b.node("Add", [b.conv(a, 64, 64, 1), a])
     s = b.relu(b.conv(r, 64, 64, 3, stride=2, pad=1, group=64))      # 64x10x9
     h = b.relu(b.conv(s, 64, 96, 1))
-    return b.model("invres", [1, 32, 20, 18], b.node("GlobalAveragePool", [h]))
+    return b.model("invres", [1, 64, 20, 18], b.node("GlobalAveragePool", [h]))
 
 
 def stems():
@@ -279,8 +279,35 @@ def stems():
     return b.model("stems", [1, 3, 30, 29], h)
 
 
+def blockjoin(batch=1, name="blockjoin"):
+    """Inception-like joins in blocks of channels (passes/BlockLayout.cpp):
+    a 1x1 conv whose blocks a Winograd 3x3 (input transform across a
+    block's channels, output stored in blocks) and a padded stride-1 max
+    pool read, joined by a concat of blocks (at batch 1 its operands are
+    written into it, codegen/ModelPlan.cpp), a 1x1 conv, a ceil-mode
+    stride-2 max pool and a padded average pool counting only the taps
+    inside, all on blocks, and a global average pool reading blocks; at
+    odd sizes, 15x13."""
+    b = Builder(12)
+    x = b.relu(b.conv("x", 32, 32, 1))                                # 32x15x13
+    w = b.relu(b.conv(x, 32, 32, 3, pad=1))
+    c = b.node("Concat", [w, b.maxpool(x, 3, 1, 1)], axis=1)            # 64x15x13
+    h = b.relu(b.conv(c, 64, 48, 1))
+    q = b.node("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)  # 48x7x6
+    a = b.node("AveragePool", [q], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1],
+               count_include_pad=0)
+    y = b.relu(b.conv(a, 48, 32, 1))
+    return b.model(name, [batch, 32, 15, 13], b.node("GlobalAveragePool", [y]))
+
+
+def blockjoin2():
+    """blockjoin at batch 2: the concat of blocks is a step of its own."""
+    return blockjoin(2, "blockjoin2")
+
+
 MODELS = {f.__name__: f for f in [lenet, vgg, resnet, inception, mobilenet, head, torchflatten,
-                                  torchnames, oddconv, bands, depthwise, blocked, invres, stems]}
+                                  torchnames, oddconv, bands, depthwise, blocked, invres, stems,
+                                  blockjoin, blockjoin2]}
 
 
 if __name__ == "__main__":
