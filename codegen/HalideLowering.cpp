@@ -303,11 +303,16 @@ static void scheduleInRowBands(Halide::Func &f,
 /// register tile of vectors of filters: its sums are stored in blocks of
 /// tile x block filters, so a group's read is one contiguous run per
 /// position), parallel over the images, else over the groups of blocks.
+/// With bands (LowerCtx::computeIn*Bands: \p bandExtent > 0), \p inner is
+/// computed per band: per group of blocks (\p bandDim 1; the group is then
+/// the conv's block of filters), or per \p bandExtent rows (2), the rows
+/// then outermost and parallel.
 static Halide::Func storeInBlocks(const Halide::Func &f,
                                   const std::vector<Halide::Var> &irVars,
                                   const TensorType &t, int block, int tile,
                                   const Halide::Target &target, bool gpu,
-                                  bool parallel) {
+                                  bool parallel, const Halide::Func &inner,
+                                  int bandExtent, int bandDim) {
   Halide::Func out(f.name() + "_blocks");
   Halide::Var n("bn"), cb("bcb"), h("bh"), w("bw"), l("bl");
   out(l, w, h, cb, n) = LowerCtx::call(f, {n, cb * block + l, h, w});
@@ -316,25 +321,40 @@ static Halide::Func storeInBlocks(const Halide::Func &f,
   if (gpu)
     return out;
   out.bound(l, 0, block);
-  Halide::Var cbo("bcbo"), cbi("bcbi");
+  Halide::Var cbo("bcbo"), cbi("bcbi"), hb("bhb"), hi("bhi");
   const int64_t blocks = t.dim(1) / block;
+  const bool rowBands = bandExtent > 0 && bandDim == 2;
+  std::vector<Halide::VarOrRVar> order{l};
   if (tile > 1 && blocks > 1) {
     tile = int(std::min<int64_t>(tile, blocks));
-    out.split(cb, cbo, cbi, tile, Halide::TailStrategy::GuardWithIf)
-        .reorder(l, cbi, w, h, cbo, n)
-        .unroll(cbi);
+    out.split(cb, cbo, cbi, tile, Halide::TailStrategy::GuardWithIf).unroll(cbi);
+    order.push_back(cbi);
   } else {
-    out.reorder(l, w, h, cb, n);
     cbo = cb;
   }
+  order.push_back(w);
+  if (rowBands) {
+    bandExtent = int(std::min<int64_t>(bandExtent, t.dim(2)));
+    out.split(h, hb, hi, bandExtent, Halide::TailStrategy::ShiftInwards);
+    order.insert(order.end(), {hi, cbo, hb, n});
+  } else {
+    order.insert(order.end(), {h, cbo, n});
+  }
+  out.reorder(order);
   if (naturalLanes(t, target) <= block && block % naturalLanes(t, target) == 0)
     out.vectorize(l, naturalLanes(t, target));
   else
     out.vectorize(l);
   if (parallel && t.dim(0) > 1)
     out.parallel(n);
-  else if (parallel && (blocks + tile - 1) / tile > 1)
+  else if (parallel && rowBands && (t.dim(2) + bandExtent - 1) / bandExtent > 1)
+    out.parallel(hb);
+  else if (parallel && !rowBands && (blocks + tile - 1) / tile > 1)
     out.parallel(cbo);
+  if (bandExtent > 0) {
+    Halide::Func g = inner;
+    g.compute_at(out, rowBands ? hb : cbo);
+  }
   return out;
 }
 
@@ -687,7 +707,9 @@ static Expected<LoweredNode> lowerGroup(const std::vector<const Node *> &nodes,
         if (sched.vector == block)
           tile = std::max(1, sched.tileFilters);
       }
-      out = storeInBlocks(out, vars, t, block, tile, target, gpu, parallel);
+      out = storeInBlocks(out, vars, t, block, tile, target, gpu, parallel,
+                          ctxs.front()->bandFunc(), ctxs.front()->bandRows(),
+                          ctxs.front()->bandDim());
       Halide::OutputImageParam o = out.output_buffer();
       constrainDense(o, storedType(*v));
       outs.push_back(out);
