@@ -407,8 +407,13 @@ KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &m,
             s.chunk = int(d);
     }
   }
-  double seconds = std::max(flops / m.coreFlops, bytes / m.coreBytesPerSecond);
-  if (m.cores <= 1 || seconds < m.parallelMinSeconds)
+  // coreFlops is an AVX2 core's: wider vectors do that many more FMAs per
+  // cycle. A Winograd conv runs each of its four stages as a parallel
+  // loop: each must be worth one.
+  double coreFlops = m.coreFlops * std::max(1.0, m.vectorBits / 256.0);
+  double seconds = std::max(flops / coreFlops, bytes / m.coreBytesPerSecond);
+  double minSeconds = m.parallelMinSeconds * (s.layout == "winograd" ? 4 : 1);
+  if (m.cores <= 1 || seconds < minSeconds)
     s.parallel = "none";
   return s;
 }

@@ -43,7 +43,8 @@ struct MachineModel {
   /// (5 us instead of 20 made ResNet-20 and MobileNetV2 no faster on 2
   /// threads, within noise).
   double parallelMinSeconds = 20e-6;
-  /// Sustained f32 FLOP/s of one core, to turn FLOPs into seconds.
+  /// Sustained f32 FLOP/s of one AVX2 core, to turn FLOPs into seconds
+  /// (chooseSchedule scales it by vectorBits / 256).
   double coreFlops = 50e9;
   /// Element-wise bytes per second of one core (stores and loads).
   double coreBytesPerSecond = 8e9;
