@@ -250,7 +250,9 @@ std::string preparePipeline(bool inferenceOnly, bool fuse,
   if (fuse)
     p += ",fuse";
   if (!machine.empty()) {
-    p += ",schedule{" + machine + "},pack-weights";
+    // Block layouts are for inference only (passes/BlockLayout.cpp).
+    p += ",schedule{" + machine +
+         (inferenceOnly ? "" : ",blocked-activations=0") + "},pack-weights";
     if (inferenceOnly)
       p += ",block-layout";
   }
@@ -287,7 +289,7 @@ static Status prepareGraph(Graph &g, bool inferenceOnly, bool fuse,
 
 Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
                                   const std::string &name, uint64_t seed,
-                                  bool fuse) {
+                                  bool fuse, const std::string &convLayout) {
   PlannedModel m;
   std::vector<const Graph *> planned;
   for (const Graph *f : fns) {
@@ -300,7 +302,8 @@ Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
       return Status::error("cannot copy graph @" + f->name() + ": " +
                            err.str());
     CNNC_RETURN_IF_ERROR(prepareGraph(*g, fns.size() == 1, fuse,
-                                      machineOptions(Halide::get_host_target())));
+                                      machineOptions(Halide::get_host_target(),
+                                                     convLayout)));
     planned.push_back(g.get());
     m.graphs.push_back(std::move(g));
   }

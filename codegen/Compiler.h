@@ -72,7 +72,8 @@ Expected<Halide::Target> resolveTarget(const CompileOptions &opts,
 std::string deviceApi(const Halide::Target &t);
 /// The plan compileModel makes for \p fns, without compiling (--summary,
 /// tests): the graphs are copied and prepared as compileModel prepares
-/// them, and \p fns stay as they are. The plan's steps point into the
+/// them for the host (with \p convLayout as --conv-layout), and \p fns
+/// stay as they are. The plan's steps point into the
 /// copies, so it lives with them.
 struct PlannedModel {
   std::vector<std::unique_ptr<Graph>> graphs;
@@ -80,7 +81,8 @@ struct PlannedModel {
 };
 Expected<PlannedModel> planGraphs(const std::vector<const Graph *> &fns,
                                   const std::string &name = "model",
-                                  uint64_t seed = 0, bool fuse = true);
+                                  uint64_t seed = 0, bool fuse = true,
+                                  const std::string &convLayout = "auto");
 /// The pass pipeline compileModel runs on each function before planning;
 /// \p machine: the schedule pass's options ("" for a GPU or an
 /// autoscheduler: no schedule and no pack-weights pass).

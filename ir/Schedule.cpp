@@ -123,8 +123,9 @@ bool depthwiseBlockable(const Node &conv) {
 
 /// nchw is kept (see chooseConvLayout) below kMinNchwcReduction terms of
 /// one output's sum (channels x taps; kMinNchwcReduction1x1 channels of a
-/// 1x1 conv), or where the channels fill less than kMinNchwcChannelFill of
-/// their blocks of a vector.
+/// 1x1 conv) unless channels and filters are whole blocks; channels that
+/// fill less than kMinNchwcChannelFill of their blocks of a vector are
+/// read one at a time (nchwcChannelBlock).
 static constexpr int64_t kMinNchwcReduction = 256, kMinNchwcReduction1x1 = 64;
 static constexpr double kMinNchwcChannelFill = 2.0 / 3.0;
 /// Winograd is chosen from these up (see chooseConvLayout): channels and
@@ -159,6 +160,13 @@ static double filterVectorTile(int64_t filters, int64_t width, int lanes,
       }
     }
   return best;
+}
+
+int nchwcChannelBlock(int64_t channels, int lanes) {
+  int64_t blocks = (channels + lanes - 1) / lanes;
+  return double(channels) < kMinNchwcChannelFill * double(blocks * lanes)
+             ? 1
+             : lanes;
 }
 
 ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
@@ -213,8 +221,8 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
   //    24 and 32 channels 1.3-2.1x slower, but its 1x1 convs from 64
   //    channels up 1.1-1.8x faster (the whole model 4-8% faster with the
   //    1x1 threshold at 64 than at 256, GoogLeNet 2-4%, ResNet-50 3%);
-  //  - the channels fill less than kMinNchwcChannelFill of their blocks:
-  //    the stems of 3 channels in blocks of 8 ran 1.9-2.8x slower.
+  //  - the channels fill less than kMinNchwcChannelFill of their blocks
+  //    and the filters are not whole blocks (see below).
   // The reduction limit is for NCHW neighbours: where the channels and
   // the filters are whole blocks, the block-layout pass can keep x and y in
   // blocks (between convs, pools, concats, element-wise ops), and then
@@ -229,13 +237,25 @@ ConvLayoutChoice chooseConvLayout(const Node &conv, int lanes,
   // 24 and 32 channels in nchwc: those 0.64 -> 0.79, 0.31 -> 0.38 ms, but
   // the depthwise convs after them 0.73 -> 0.25, 0.37 -> 0.17, 0.27 ->
   // 0.08 ms (they copied NCHW into blocks).
+  // Channels that fill too little of their blocks (a stem's 3) are read
+  // one at a time (nchwcChannelBlock: x as stored, a scalar per tap and
+  // channel); such a conv goes nchwc when its filters are whole blocks,
+  // which the next layers can then read (passes/BlockLayout.cpp).
+  // AVX-512, 1 thread, against nchw (`ab_infer`, a busy machine):
+  // SqueezeNet's 3x3 stride-2 stem with its max pool 0.78 -> 0.61 ms; the
+  // whole ResNet-18 0.84-0.92 of the time, MobileNetV2 0.84-0.92, VGG-11
+  // 0.96, GoogLeNet 0.95-0.99, ResNet-50 0.97-0.98. The stems of 3
+  // channels in blocks of 8 had run 1.9-2.8x slower than nchw.
+  // Without block layouts after it (training), a stem stays nchw and a
+  // short sum needs more than whole blocks.
   bool forced = m.convLayout == "nchwc";
-  int64_t cblocks = (channels + lanes - 1) / lanes;
+  bool thin = nchwcChannelBlock(channels, lanes) == 1;
   bool shortSum = channels * taps < (taps == 1 ? kMinNchwcReduction1x1
                                                : kMinNchwcReduction);
-  bool wholeBlocks = channels % lanes == 0 && filters % lanes == 0;
-  if (!forced && ((shortSum && !ctx.feedsDepthwise && !wholeBlocks) ||
-                  double(channels) < kMinNchwcChannelFill * double(cblocks * lanes)))
+  bool wholeBlocks = ctx.blockedActivations && channels % lanes == 0 &&
+                     filters % lanes == 0;
+  if (!forced && (thin ? !ctx.blockedActivations || filters % lanes != 0
+                       : shortSum && !ctx.feedsDepthwise && !wholeBlocks))
     return nchw;
   // nchwc: mv vectors of filters x pb columns.
   ConvLayoutChoice nchwc{"nchwc", 1, 1};

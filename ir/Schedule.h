@@ -121,6 +121,11 @@ struct KernelContext {
   /// of channels, so an nchwc conv writes its sums without reading them
   /// back to NCHW.
   bool feedsDepthwise = false;
+  /// The block-layout pass runs after this schedule (inference): a conv's
+  /// neighbours can keep its x and y in blocks of channels, so whole
+  /// blocks of channels and filters, or a stem's filters in whole blocks,
+  /// go nchwc (chooseConvLayout). Training graphs get no block layouts.
+  bool blockedActivations = true;
 };
 
 KernelSchedule chooseSchedule(const Node &anchor, const MachineModel &machine,
@@ -179,6 +184,14 @@ bool winogradApplies(const Node &conv);
 /// channel per group), which the block-layout pass may keep in blocks of
 /// channels (ir/ops/Conv.cpp computes it vectorized across them then)?
 bool depthwiseBlockable(const Node &conv);
+
+/// The channels per block in which an nchwc conv reads x, for \p channels
+/// channels and \p lanes-wide vectors: \p lanes where the channels fill
+/// enough of their blocks (kMinNchwcChannelFill), else 1: x is then read
+/// channel by channel, as it is stored (a stem's 3 channels would fill 3
+/// of 16 lanes). One rule for the schedule pass, pack-weights
+/// (nchwc_weights' cblock) and the lowering.
+int nchwcChannelBlock(int64_t channels, int lanes);
 
 struct ConvLayoutChoice {
   std::string layout;

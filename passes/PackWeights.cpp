@@ -57,7 +57,8 @@ Status runPackWeights(Graph &g, DiagEngine &, const PassOptions &) {
     AttrMap packAttrs{{"block", Attribute(block)},
                       {kScheduleAttr, Attribute(schedule)}};
     if (!winograd)
-      packAttrs["cblock"] = Attribute(int64_t(s.vector));
+      packAttrs["cblock"] =
+          Attribute(int64_t(nchwcChannelBlock(w->type().dim(1), s.vector)));
     Node *packed = g.addNode(winograd ? "winograd_weights" : "nchwc_weights",
                              {w}, packAttrs,
                              {w->name() + (winograd ? ".winograd" : ".nchwc")},

@@ -10,6 +10,9 @@
 //
 // conv-layout (auto, nchw or nchwc) forces every conv that can take it
 // into one layout; auto chooses per conv (chooseConvLayout).
+// blocked-activations=0 says no block-layout pass follows (training): the
+// layout choices that count on blocked neighbours are off.
+// Also l1-bytes and l2-bytes, the data caches per core.
 // (the compiler passes its target's: AVX2 256 bits and 16 registers,
 // AVX-512 512 and 32, NEON 128 and 32; the cores of the compiling machine).
 // Codegen and conv's lowering read the annotation back; a node without one
@@ -33,6 +36,10 @@ Status runSchedule(Graph &g, DiagEngine &, const PassOptions &opts) {
   CNNC_ASSIGN_OR_RETURN(int64_t cores, opts.getInt("cores", m.cores));
   CNNC_ASSIGN_OR_RETURN(int64_t l1, opts.getInt("l1-bytes", m.l1Bytes));
   CNNC_ASSIGN_OR_RETURN(int64_t l2, opts.getInt("l2-bytes", m.l2Bytes));
+  CNNC_ASSIGN_OR_RETURN(int64_t blocked, opts.getInt("blocked-activations", 1));
+  if (blocked != 0 && blocked != 1)
+    return Status::error("schedule: blocked-activations must be 0 or 1, got " +
+                         std::to_string(blocked));
   std::string layout = opts.getString("conv-layout", m.convLayout);
   if (!isConvLayoutChoice(layout))
     return Status::error(std::string("schedule: conv-layout must be ") +
@@ -92,6 +99,7 @@ Status runSchedule(Graph &g, DiagEngine &, const PassOptions &opts) {
       continue; // not the group's first node
     KernelContext ctx;
     ctx.feedsDepthwise = feedsDepthwise(*n);
+    ctx.blockedActivations = blocked != 0;
     n->attrs()[kScheduleAttr] = Attribute(chooseSchedule(*n, m, ctx).str());
   }
   return Status::success();

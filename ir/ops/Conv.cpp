@@ -117,6 +117,7 @@ static Halide::Expr nchwcWeightsAt(LowerCtx &c, size_t wi, int block,
 ///    (zero outside x and past the last channel), cblock = the vector
 ///    width: the channels of one block sit together, so the broadcasts of
 ///    a tile's columns come from a few cache lines, not one per channel;
+///    or 1 for a few channels (nchwcChannelBlock: a stem's 3), x padded;
 ///  - `acc` [n, mo, spatial..., mi], blocks of `block` = tileFilters vectors
 ///    of filters, computed in register tiles of a block x tileRows output
 ///    columns: each reduction step (a channel of a block, a tap) loads
@@ -127,13 +128,12 @@ static Halide::Expr nchwcWeightsAt(LowerCtx &c, size_t wi, int block,
 ///    passes/BlockLayout.cpp); at batch 1 acc is computed per band of y
 ///    (a block of filters or a row, LowerCtx::computeIn*Bands).
 static void lowerConvNchwc(LowerCtx &c, const KernelSchedule &sched,
-                           const ConvGeometry &geo,
+                           const ConvGeometry &geo, int cblock,
                            const std::function<Halide::Expr(const Index &)> &weightsAt) {
   const TensorType &x = c.inType(0), &y = c.outType();
   const std::string &name = c.name();
   const size_t spatial = size_t(y.rank() - 2);
-  const int lanes = sched.vector, mv = sched.tileFilters, block = lanes * mv,
-            cblock = lanes;
+  const int lanes = sched.vector, mv = sched.tileFilters, block = lanes * mv;
   const int64_t filters = y.dim(1), channels = x.dim(1),
                 cblocks = (channels + cblock - 1) / cblock,
                 width = y.dim(y.rank() - 1);
@@ -178,7 +178,11 @@ static void lowerConvNchwc(LowerCtx &c, const KernelSchedule &sched,
   LowerCtx::set(xb, xbv, inside.defined() ? Halide::select(inside, xv, zero) : xv);
   if (!xInBlocks || inside.defined()) {
     std::vector<Halide::VarOrRVar> xorder(xbv.rbegin(), xbv.rend());
-    xb.compute_root().bound(civ, 0, cblock).reorder(xorder).vectorize(civ);
+    xb.compute_root().bound(civ, 0, cblock).reorder(xorder);
+    if (cblock > 1)
+      xb.vectorize(civ);
+    else // channel by channel: a padded copy of x, along its rows
+      xb.vectorize(xbv[xbv.size() - 2], lanes, Halide::TailStrategy::GuardWithIf);
     if (parallel && cblocks > 1)
       xb.parallel(cbv);
   }
@@ -690,7 +694,8 @@ static Status lowerConv(LowerCtx &c) {
   if (nchwc) {
     // The weights copied into nchwc blocks every run (the pack-weights pass
     // makes that copy a step of its own: conv_nchwc).
-    const int block = sched.vector * sched.tileFilters, cblock = sched.vector;
+    const int block = sched.vector * sched.tileFilters,
+              cblock = nchwcChannelBlock(w.dim(1), sched.vector);
     std::vector<Halide::Var> wv;
     for (int64_t i = 0; i < w.rank() + 2; ++i)
       wv.emplace_back(c.name() + "_wb" + std::to_string(i));
@@ -701,7 +706,7 @@ static Status lowerConv(LowerCtx &c) {
         .bound(wv.back(), 0, block)
         .bound(wv[wv.size() - 2], 0, cblock)
         .vectorize(wv.back(), sched.vector);
-    lowerConvNchwc(c, sched, *geo,
+    lowerConvNchwc(c, sched, *geo, cblock,
                    [&](const Index &i) { return callAt(wb, i); });
     return Status::success();
   }
@@ -1266,7 +1271,10 @@ static Status lowerConvNchwcOp(LowerCtx &c) {
   if (!c.cpuSchedule())
     return Status::error("conv_nchwc is made by the pack-weights pass for "
                          "CPU targets only");
-  if (sched.layout != "nchwc" || sched.vector != wb.dim(wb.rank() - 2) ||
+  // wb: [blocks, cblocks, k..., cblock, block].
+  if (sched.layout != "nchwc" ||
+      nchwcChannelBlock(c.inType(0).dim(1), sched.vector) !=
+          wb.dim(wb.rank() - 2) ||
       sched.vector * sched.tileFilters != wb.dim(wb.rank() - 1))
     return Status::error("schedule '" + sched.str() + "' is not an nchwc "
                          "schedule of the weights' blocks (" +
@@ -1276,7 +1284,8 @@ static Status lowerConvNchwcOp(LowerCtx &c) {
   auto geo = convGeometry(shapes, size_t(c.inType(0).rank() - 2));
   if (!geo.ok())
     return geo.status();
-  lowerConvNchwc(c, sched, *geo, [&](const Index &i) { return c.in(1, i); });
+  lowerConvNchwc(c, sched, *geo, int(wb.dim(wb.rank() - 2)),
+                 [&](const Index &i) { return c.in(1, i); });
   return Status::success();
 }
 

@@ -503,7 +503,7 @@ int cnncMain(int argc, char **argv) {
       for (const auto &f : functions.empty() ? graphs : functions)
         if (!functions.empty() || &f == &g)
           fns.push_back(f.get());
-      auto planned = planGraphs(fns, "model", o.seed, o.fuse);
+      auto planned = planGraphs(fns, "model", o.seed, o.fuse, o.convLayout);
       std::cout << (planned.ok() ? formatMemorySummary(memorySummary(planned->plan))
                                  : "memory plan: none (" +
                                        planned.status().message() + ")\n");
