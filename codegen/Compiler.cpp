@@ -414,8 +414,11 @@ Status compileModel(const std::vector<Graph *> &fns,
                             : st;
     planned.push_back(f);
   }
+  // A GPU model's tensors have device allocations of their own: concat
+  // operands can not be parts of the result there.
   CNNC_ASSIGN_OR_RETURN(ModelPlan plan,
-                        planModel(planned, opts.name, opts.seed));
+                        planModel(planned, opts.name, opts.seed,
+                                  !target.has_gpu_feature()));
 
   TempDir tmp;
   tmp.keep = opts.keepTemps;

@@ -322,7 +322,8 @@ orderUnits(const Graph &g, const std::vector<const Node *> &order) {
 }
 
 Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
-                              const std::string &prefix, uint64_t seed) {
+                              const std::string &prefix, uint64_t seed,
+                              bool concatParts) {
   ModelPlan plan;
   std::map<std::string, int32_t> paramIndex; // name -> tensor
   auto newTensor = [&](const Value *v, Storage s) {
@@ -421,7 +422,7 @@ Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
         index[n->result(0)] = t;
         continue;
       }
-      if (unit.size() == 1 && n->op() == "concat" &&
+      if (concatParts && unit.size() == 1 && n->op() == "concat" &&
           !outputs.count(n->result(0))) {
         std::vector<int64_t> parts =
             concatPartOffsets(*n, plan.tensors, index, life, concatResults);

@@ -137,13 +137,16 @@ inline int64_t alignTo64(int64_t n) { return (n + 63) & ~int64_t(63); }
 /// the operand's offset along the dimension. The result's block lives
 /// from the first part's step to the last read of the result or of any
 /// part; no part is written in place over an operand, and nothing in
-/// place over a part or the result.
+/// place over a part or the result. Only with \p concatParts: a GPU
+/// model's runtime gives every tensor a device allocation of its own
+/// (runtime/cnnc_rt_device.c), where parts would not alias their result.
 Expected<ModelPlan> planModel(const std::vector<const Graph *> &fns,
-                              const std::string &prefix, uint64_t seed);
+                              const std::string &prefix, uint64_t seed,
+                              bool concatParts = true);
 /// A model with one function.
 inline Expected<ModelPlan> planModel(const Graph &g, const std::string &prefix,
-                                     uint64_t seed) {
-  return planModel(std::vector<const Graph *>{&g}, prefix, seed);
+                                     uint64_t seed, bool concatParts = true) {
+  return planModel(std::vector<const Graph *>{&g}, prefix, seed, concatParts);
 }
 
 /// Checks \p plan's memory from its steps alone (planModel runs it on every

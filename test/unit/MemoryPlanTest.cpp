@@ -637,6 +637,29 @@ TEST(MemoryPlan, ConcatOperandsAreWrittenInPlace) {
   }
 }
 
+/// Without concat parts (a GPU model, planModel's concatParts) the concat
+/// is a step and its operands bytes of their own.
+TEST(MemoryPlan, NoConcatPartsWhenAskedNot) {
+  auto g = ir("graph @cat(%x: f32[1,4,4,4]) {\n"
+              "  %a = neg(%x) : f32[1,4,4,4]\n"
+              "  %b = exp(%x) : f32[1,4,4,4]\n"
+              "  %cat = concat(%a, %b) {axis = 1} : f32[1,8,4,4]\n"
+              "  %y = neg(%cat) : f32[1,8,4,4]\n"
+              "  return %y\n"
+              "}\n");
+  ASSERT_TRUE(g);
+  auto p = planModel(*g, "model", 0, /*concatParts=*/false);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  expectSound(*p);
+  EXPECT_EQ(tensor(*p, "a").partOf, -1);
+  EXPECT_EQ(tensor(*p, "b").partOf, -1);
+  EXPECT_EQ(p->functions[0].memory.numConcatParts, 0);
+  bool step = false;
+  for (const PlanStep &st : p->steps)
+    step |= st.name == "cat";
+  EXPECT_TRUE(step);
+}
+
 /// verifyMemoryPlan finds a concat part moved outside its result, and two
 /// parts in the same bytes.
 TEST(MemoryPlan, VerifierCatchesBadConcatParts) {
